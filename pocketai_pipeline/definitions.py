@@ -1,0 +1,13 @@
+"""The code location: wiring only."""
+
+import dagster as dg
+
+from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.jobs import hf_litert_sync_job
+from pocketai_pipeline.resources import build_resources
+
+defs = dg.Definitions(
+    assets=[hf_litert_listing, litert_model_records, ml_models],
+    jobs=[hf_litert_sync_job],
+    resources=build_resources(),
+)

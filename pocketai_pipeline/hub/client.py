@@ -1,0 +1,95 @@
+"""Safe GET requests to the Hub on top of huggingface_hub's own session, headers and backoff.
+
+huggingface_hub's defaults are wrong for an unattended daily job: no request timeout, rate-limit
+sleeps as long as the server asks, and pagination that sends the token to whatever host a `Link`
+header names. This client fixes those three and nothing else: network errors are retried by
+`http_backoff`, retryable statuses (429, 5xx) here with a bounded wait, and the token goes only to
+the configured endpoint's origin.
+"""
+
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff, parse_ratelimit_headers
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 30.0
+
+
+class HubRateLimitError(RuntimeError):
+    """The Hub asked us to wait longer than the configured bound."""
+
+
+class HubResponseError(RuntimeError):
+    """The Hub answered something that is not the JSON we asked for."""
+
+
+@dataclass(frozen=True)
+class HubClient:
+    endpoint: str
+    token: str | None = None
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    max_wait_seconds: float = 300.0
+
+    def get(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
+        """GET with a timeout, bounded retries, and the token only for our own endpoint."""
+        headers = build_hf_headers(token=self.token if same_origin(url, self.endpoint) else False,
+                                   library_name="pocketai-pipeline", library_version=version("pocketai_pipeline"))
+        waited = 0.0
+        for attempt in range(self.max_retries + 1):
+            response = http_backoff("GET", url, params=params, headers=headers, timeout=self.timeout_seconds,
+                                    max_retries=self.max_retries, retry_on_status_codes=())
+            if response.status_code not in RETRYABLE_STATUSES or attempt == self.max_retries:
+                break
+            wait = retry_wait(response.headers, attempt)
+            if waited + wait > self.max_wait_seconds:
+                if response.status_code == 429:
+                    raise HubRateLimitError(
+                        f"Hub rate limit on GET {strip_query(url)}: asked to wait {wait:.0f}s more after "
+                        f"{waited:.0f}s, past the {self.max_wait_seconds:.0f}s bound (max_wait_seconds). "
+                        "Retry later, use a token with a higher limit (HF_TOKEN), or raise the bound."
+                    )
+                break
+            time.sleep(wait)
+            waited += wait
+        hf_raise_for_status(response)
+        return response
+
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        """Every page of a paginated Hub listing, following the absolute `Link: rel="next"` URLs."""
+        url: str | None = f"{self.endpoint.rstrip('/')}{path}"
+        while url is not None:
+            response = self.get(url, params)
+            page = response.json()
+            if not isinstance(page, list):
+                raise HubResponseError(f"GET {strip_query(url)} returned {type(page).__name__}, expected a JSON list")
+            yield page
+            url, params = response.links.get("next", {}).get("url"), None  # the next URL carries the query
+
+
+def retry_wait(headers: httpx2.Headers, attempt: int) -> float:
+    """Seconds to wait before retrying: the Hub's `RateLimit`/`Retry-After`, else jittered backoff."""
+    rate_limit = parse_ratelimit_headers(headers)
+    if rate_limit is not None and rate_limit.remaining == 0:
+        return float(rate_limit.reset_in_seconds)
+    retry_after = headers.get("retry-after", "").strip()
+    if retry_after.isdigit():
+        return float(retry_after)
+    return random.uniform(0.5, 1.0) * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+
+
+def same_origin(url: str, endpoint: str) -> bool:
+    a, b = urlsplit(url), urlsplit(endpoint)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def strip_query(url: str) -> str:
+    return url.split("?", 1)[0]

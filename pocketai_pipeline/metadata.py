@@ -1,0 +1,104 @@
+"""What each materialization shows in the Dagster UI: counts to plot over time and short summaries."""
+
+import dagster as dg
+
+from pocketai_pipeline.catalog.merge import MergeResult
+from pocketai_pipeline.hub.listing import HubListing
+from pocketai_pipeline.sync.records import NormalizedListing
+
+REJECTS_SHOWN = 20
+CHANGED_IDS_SHOWN = 10
+
+ML_MODELS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("id", "bigint", description="primary key"),
+        dg.TableColumn("name", "text", description="the part of the Hub id after the last '/'"),
+        dg.TableColumn("description", "text", description="not synced; written by the app"),
+        dg.TableColumn("hf_model_id", "text", description="Hub model id (unique)"),
+        dg.TableColumn("origin_repo_url", "text", description="https://huggingface.co/<id>"),
+        dg.TableColumn("author_id", "bigint", description="users.id; hf_sync_system for synced rows"),
+        dg.TableColumn("tags", "text[]", description="Hub tags, de-duplicated, order kept"),
+        dg.TableColumn("task", "text", description="Hub pipeline_tag"),
+        dg.TableColumn("license_type", "license_type", description="mapped from cardData.license or a license: tag"),
+        dg.TableColumn("downloads", "bigint"),
+        dg.TableColumn("likes", "bigint"),
+        dg.TableColumn("gated", "boolean"),
+        dg.TableColumn("hf_sha", "text"),
+        dg.TableColumn("hf_created_at", "timestamptz"),
+        dg.TableColumn("hf_last_modified", "timestamptz"),
+        dg.TableColumn("removed_upstream_at", "timestamptz", description="set when the Hub stopped listing it"),
+        dg.TableColumn("created_at", "timestamptz"),
+        dg.TableColumn("updated_at", "timestamptz", description="moves only when a synced field changed"),
+    ]
+)
+
+
+def listing_metadata(listing: HubListing) -> dict[str, dg.RawMetadataValue]:
+    return {
+        "count": len(listing.models),
+        "pages": listing.pages,
+        "fetched_at": listing.fetched_at.isoformat(),
+        "endpoint": listing.endpoint,
+        "filters": ", ".join(listing.filters),
+    }
+
+
+def records_metadata(normalized: NormalizedListing) -> dict[str, dg.RawMetadataValue]:
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "dagster/row_count": len(normalized.records),
+        "records": len(normalized.records),
+        "rejected": len(normalized.rejects),
+        "skipped_private": normalized.skipped_private,
+        "skipped_disabled": normalized.skipped_disabled,
+        "duplicates_dropped": normalized.duplicates,
+    }
+    if normalized.rejects:
+        rows = "\n".join(
+            f"| {markdown_cell(reject.hf_model_id or '(no id)')} | {markdown_cell(reject.reason)} |"
+            for reject in normalized.rejects[:REJECTS_SHOWN]
+        )
+        metadata["first_rejects"] = dg.MetadataValue.md(f"| model | reason |\n|---|---|\n{rows}")
+    return metadata
+
+
+def merge_metadata(result: MergeResult, skipped_upstream: int, duration_seconds: float) -> dict[str, dg.RawMetadataValue]:
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "removed": result.removed,
+        "restored": result.restored,
+        "skipped_not_owned": result.skipped_not_owned,
+        "skipped_upstream": skipped_upstream,
+        "skipped": result.skipped_not_owned + skipped_upstream,
+        "stale": result.stale,
+        "removal_blocked": result.removal_blocked,
+        "duration_seconds": round(duration_seconds, 3),
+        "dagster/row_count": result.row_count,
+        "dagster/table_name": "public.ml_models",
+        "dagster/column_schema": ML_MODELS_SCHEMA,
+        "changes": dg.MetadataValue.md(change_summary(result)),
+    }
+
+
+def change_summary(result: MergeResult) -> str:
+    if result.stale:
+        return "**Stale listing**: a newer listing is already applied; nothing changed."
+    lines = ["| change | count | examples |", "|---|---|---|"]
+    for label, ids in [
+        ("created", result.created_ids),
+        ("updated", result.updated_ids),
+        ("removed upstream", result.removed_ids),
+        ("restored", result.restored_ids),
+    ]:
+        examples = ", ".join(markdown_cell(i) for i in ids[:CHANGED_IDS_SHOWN]) + (" …" if len(ids) > CHANGED_IDS_SHOWN else "")
+        lines.append(f"| {label} | {len(ids)} | {examples} |")
+    lines.append(f"| unchanged | {result.unchanged} | |")
+    if result.removal_blocked:
+        lines.append(f"\n**Removal blocked**: {result.would_remove} of {result.active_synced_before} active models "
+                     "would have been marked removed (suspicious shrink); none were.")
+    return "\n".join(lines)
+
+
+def markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

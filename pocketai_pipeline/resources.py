@@ -1,0 +1,33 @@
+"""Resources and IO managers configured from the environment (see the README's settings table)."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pocketai_pipeline.catalog.resource import CatalogResource
+from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, HubResource
+from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+
+
+def secret_env(name: str) -> dg.EnvVar | None:
+    """Secrets go through EnvVar so Dagster never shows their values; unset means not configured."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def pocketai_home() -> Path:
+    return Path(os.environ.get("POCKETAI_HOME") or ".pocketai").resolve()
+
+
+def build_resources() -> dict[str, object]:
+    home = pocketai_home()
+    return {
+        "hub": HubResource(
+            endpoint=os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,
+            token=secret_env("HF_TOKEN"),
+            filter=os.environ.get("POCKETAI_HF_FILTER") or "litert",
+        ),
+        "catalog": CatalogResource(database_url=secret_env("DATABASE_URL"), home=str(home)),
+        "listing_io_manager": ListingIOManager(base_dir=str(home / "storage")),
+        "records_io_manager": RecordsIOManager(base_dir=str(home / "storage")),
+    }
