@@ -52,6 +52,7 @@ def litert_model_records(context: dg.AssetExecutionContext, hf_litert_listing: H
     partitions_def=daily_partitions,
     group_name=GROUP,
     kinds={"postgres"},
+    pool="pocketai_catalog_merge",
     description="The Pocket AI catalog table, merged from the records in one transaction.",
 )
 def ml_models(

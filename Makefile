@@ -1,0 +1,57 @@
+# Two commands on a fresh machine: `make dev` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+export POCKETAI_HOME := $(abspath $(or $(POCKETAI_HOME),.pocketai))
+export DAGSTER_HOME := $(CURDIR)
+EMBEDDED := $(PY) -m pocketai_pipeline.catalog.embedded
+# Dagster's own storage: $DAGSTER_PG_URL, else the `dagster` database of the embedded PostgreSQL.
+WITH_INSTANCE := export DAGSTER_PG_URL="$${DAGSTER_PG_URL:-$$($(EMBEDDED) url --database dagster --driver psycopg2)}";
+TODAY = $$(date -u +%F)
+
+.PHONY: dev install sync demo test test-fast bench stop lock clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+dev: install  ## the Dagster UI and daemon at http://127.0.0.1:3000, on the embedded PostgreSQL
+	@$(WITH_INSTANCE) trap '$(EMBEDDED) stop' EXIT; \
+	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+sync: install  ## materialize today's partition from the command line and print the counts
+	@$(WITH_INSTANCE) \
+	  $(VENV)/bin/dagster asset materialize -m pocketai_pipeline.definitions --select '*' --partition $(TODAY) \
+	  && $(PY) -m pocketai_pipeline.report
+
+demo: install  ## `make sync` twice against a local fake Hub serving 2,100 synthetic models; no internet needed
+	@export POCKETAI_HOME=$(abspath .pocketai-demo); \
+	  $(PY) -m pocketai_pipeline_tests.fake_hub --port 0 --models 2100 --page-size 500 --url-file $$POCKETAI_HOME.url & HUB=$$!; \
+	  trap 'kill $$HUB; $(EMBEDDED) stop' EXIT; \
+	  for i in $$(seq 50); do test -s $$POCKETAI_HOME.url && break; sleep 0.2; done; \
+	  export HF_ENDPOINT=$$(cat $$POCKETAI_HOME.url); echo "fake Hub at $$HF_ENDPOINT"; \
+	  $(MAKE) --no-print-directory sync && echo "--- again: nothing should change ---" && $(MAKE) --no-print-directory sync
+
+test: install  ## the whole suite, end-to-end tests included
+	$(VENV)/bin/pytest
+
+test-fast: install  ## without the slow end-to-end tests
+	$(VENV)/bin/pytest -m 'not slow'
+
+stop:  ## stop the embedded PostgreSQL
+	$(EMBEDDED) stop
+
+lock:  ## re-resolve constraints.txt from pyproject.toml
+	rm -rf /tmp/pocketai-lock && $(PYTHON) -m venv /tmp/pocketai-lock
+	/tmp/pocketai-lock/bin/pip install --quiet --upgrade pip && /tmp/pocketai-lock/bin/pip install --quiet '.[dev]'
+	/tmp/pocketai-lock/bin/pip freeze --exclude pocketai_pipeline > constraints.txt
+
+clean: stop
+	rm -rf $(VENV) .pocketai .pocketai-demo* storage logs history schedules

@@ -1,0 +1,26 @@
+"""Print what the latest sync did, from the Dagster instance: `python -m pocketai_pipeline.report`."""
+
+import dagster as dg
+
+COUNTS = ("created", "updated", "unchanged", "removed", "restored", "skipped", "stale", "dagster/row_count")
+
+
+def latest_sync_counts(instance: dg.DagsterInstance) -> dict[str, object] | None:
+    event = instance.get_latest_materialization_event(dg.AssetKey("ml_models"))
+    if event is None or event.asset_materialization is None:
+        return None
+    materialization = event.asset_materialization
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    return {"partition": materialization.partition, **{key: metadata.get(key) for key in COUNTS}}
+
+
+def main() -> None:
+    with dg.DagsterInstance.get() as instance:
+        counts = latest_sync_counts(instance)
+    if counts is None:
+        raise SystemExit("ml_models has never been materialized in this Dagster instance")
+    print("  ".join(f"{key.removeprefix('dagster/')}={value}" for key, value in counts.items()))
+
+
+if __name__ == "__main__":
+    main()
