@@ -1,0 +1,243 @@
+"""Turn the raw Hub listing into one validated catalog record per model (contract rules 2-4 and 8).
+
+Every field is read by a small parser that returns the clean value or raises `_InvalidField`
+with a sentence naming the field and the problem; the record is then reported as a `Reject`
+and the rest of the listing still syncs.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from pocketai_pipeline.sync.licenses import hub_license_id, license_type
+
+RECORD_COLUMNS = (
+    "hf_model_id",
+    "name",
+    "origin_repo_url",
+    "tags",
+    "task",
+    "license_type",
+    "downloads",
+    "likes",
+    "gated",
+    "hf_sha",
+    "hf_created_at",
+    "hf_last_modified",
+)
+
+# Chosen so the frame survives a Parquet round trip with missing values still missing.
+RECORD_DTYPES: dict[str, str] = {
+    "hf_model_id": "string",
+    "name": "string",
+    "origin_repo_url": "string",
+    "tags": "object",
+    "task": "string",
+    "license_type": "string",
+    "downloads": "Int64",
+    "likes": "Int64",
+    "gated": "boolean",
+    "hf_sha": "string",
+    "hf_created_at": "datetime64[us, UTC]",
+    "hf_last_modified": "datetime64[us, UTC]",
+}
+
+HUB_URL = "https://huggingface.co"
+_BIGINT_MAX = 2**63 - 1
+_GATED_MODES = {True: True, False: False, "auto": True, "manual": True}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A listing item that was not synced, and why."""
+
+    hf_model_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class NormalizedListing:
+    records: pd.DataFrame
+    """One row per synced model, columns `RECORD_COLUMNS` with `RECORD_DTYPES`, sorted by `hf_model_id`."""
+    rejects: list[Reject]
+    """Malformed items, in listing order."""
+    skipped_private: int
+    skipped_disabled: int
+    duplicates: int
+    """Extra copies of an id that were dropped."""
+
+
+class _InvalidField(ValueError):
+    """A listing item has a field that cannot be synced; the message says which and why."""
+
+
+def _strip_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL.
+    return text.replace("\x00", "")
+
+
+def _text(item: dict, key: str) -> str | None:
+    """An optional string field, NUL-stripped; absent, null or empty gives None."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _InvalidField(f"{key} is {type(value).__name__} {value!r}, expected a string")
+    return _strip_nul(value) or None
+
+
+def _count(item: dict, key: str) -> int | None:
+    """An optional non-negative integer field (downloads, likes); absent or null gives None."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _InvalidField(f"{key} is {type(value).__name__} {value!r}, expected an integer")
+    if not 0 <= value <= _BIGINT_MAX:
+        raise _InvalidField(f"{key} is {value}, expected an integer from 0 to {_BIGINT_MAX}")
+    return value
+
+
+def _timestamp(item: dict, key: str) -> datetime | None:
+    """An optional ISO-8601 timestamp with `Z` or an offset, in UTC; a time zone is never guessed."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _InvalidField(f"bad date: {key} is {type(value).__name__} {value!r}, expected an ISO-8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _InvalidField(f"bad date: {key} is {value!r}, not an ISO-8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise _InvalidField(f"bad date: {key} is {value!r}, which has no time zone (expected 'Z' or an offset)")
+    return parsed.astimezone(UTC)
+
+
+def _model_id(item: dict) -> str:
+    """The Hub id: `id`, or the legacy `modelId` only when `id` is absent or null."""
+    key = "id" if item.get("id") is not None else "modelId"
+    value = item.get(key)
+    if value is None:
+        raise _InvalidField("no id: neither id nor modelId is present")
+    if not isinstance(value, str) or not _strip_nul(value).strip():
+        raise _InvalidField(f"no id: {key} is {type(value).__name__} {value!r}, expected a non-empty string")
+    return _strip_nul(value)
+
+
+def _name(model_id: str) -> str:
+    name = model_id.rsplit("/", 1)[-1]
+    if not name.strip():
+        raise _InvalidField(f"id {model_id!r} has no name after its last '/'")
+    return name
+
+
+def _tags(item: dict) -> list[str]:
+    """The Hub tags, NUL-stripped, without blanks and repeats, in their order; absent gives []."""
+    value = item.get("tags")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise _InvalidField(f"tags is {value!r}, expected a list of strings")
+    cleaned = (_strip_nul(tag) for tag in value)
+    return list(dict.fromkeys(tag for tag in cleaned if tag))
+
+
+def _flag(item: dict, key: str) -> bool:
+    """A yes/no field such as private or disabled; absent or null means no."""
+    value = item.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _InvalidField(f"{key} is {type(value).__name__} {value!r}, expected true or false")
+    return value
+
+
+def _gated(item: dict) -> bool | None:
+    """true, "auto" and "manual" mean gated; false means open; absent or null means not known."""
+    value = item.get("gated")
+    if value is None:
+        return None
+    if not isinstance(value, (bool, str)) or value not in _GATED_MODES:
+        raise _InvalidField(f'gated is {value!r}, expected false, true, "auto" or "manual"')
+    return _GATED_MODES[value]
+
+
+def _record(item: dict, model_id: str) -> dict[str, object]:
+    tags = _tags(item)
+    return {
+        "hf_model_id": model_id,
+        "name": _name(model_id),
+        "origin_repo_url": f"{HUB_URL}/{model_id}",
+        "tags": tags,
+        "task": _text(item, "pipeline_tag"),
+        "license_type": license_type(hub_license_id(item.get("cardData"), tags)),
+        "downloads": _count(item, "downloads"),
+        "likes": _count(item, "likes"),
+        "gated": _gated(item),
+        "hf_sha": _text(item, "sha"),
+        "hf_created_at": _timestamp(item, "createdAt"),
+        "hf_last_modified": _timestamp(item, "lastModified"),
+    }
+
+
+def _is_newer_or_same(candidate: dict[str, object], kept: dict[str, object]) -> bool:
+    """Whether a later copy of the same id replaces the kept one: unknown `lastModified` is oldest."""
+    candidate_time, kept_time = candidate["hf_last_modified"], kept["hf_last_modified"]
+    if kept_time is None:
+        return True
+    return candidate_time is not None and candidate_time >= kept_time
+
+
+def records_frame(records: list[dict[str, object]]) -> pd.DataFrame:
+    """A frame of `RECORD_COLUMNS` with `RECORD_DTYPES`, one row per record dict, in the given order."""
+    return pd.DataFrame(
+        {
+            column: pd.Series([record[column] for record in records], dtype=dtype)
+            for column, dtype in RECORD_DTYPES.items()
+        }
+    )
+
+
+def normalize_listing(raw_models: Iterable[object]) -> NormalizedListing:
+    """Validate, clean and de-duplicate the raw Hub listing.
+
+    Private and disabled models are skipped and counted. A malformed item becomes a `Reject`.
+    When an id appears more than once (pages shift while the Hub is paginated), the copy with
+    the newest `lastModified` is kept, the later copy on a tie.
+    """
+    kept_by_id: dict[str, dict[str, object]] = {}
+    rejects: list[Reject] = []
+    skipped_private = skipped_disabled = duplicates = 0
+    for item in raw_models:
+        if not isinstance(item, dict):
+            rejects.append(Reject(None, f"listing item is {type(item).__name__} {item!r}, expected a JSON object"))
+            continue
+        model_id = None
+        try:
+            if _flag(item, "private"):
+                skipped_private += 1
+                continue
+            if _flag(item, "disabled"):
+                skipped_disabled += 1
+                continue
+            model_id = _model_id(item)
+            record = _record(item, model_id)
+        except _InvalidField as invalid:
+            rejects.append(Reject(model_id, str(invalid)))
+            continue
+        kept = kept_by_id.get(model_id)
+        if kept is not None:
+            duplicates += 1
+            if not _is_newer_or_same(record, kept):
+                continue
+        kept_by_id[model_id] = record
+    return NormalizedListing(
+        records=records_frame([kept_by_id[model_id] for model_id in sorted(kept_by_id)]),
+        rejects=rejects,
+        skipped_private=skipped_private,
+        skipped_disabled=skipped_disabled,
+        duplicates=duplicates,
+    )
