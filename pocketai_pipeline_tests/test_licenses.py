@@ -81,6 +81,7 @@ def test_every_hub_license_id_maps_to_its_type(hub_license, expected):
         ("OpenRAIL++", "openrail"),
         ("mit\x00", "mit"),
         ("UNKNOWN", "unknown"),
+        ("None", "unknown"),
         ("  ", "unknown"),
         ("\x00", "unknown"),
         (" Other ", "other"),

@@ -59,6 +59,7 @@ _LICENSE_TYPE_BY_HUB_ID: dict[str, str] = {
     "llama4": "llama",
     "gemma": "gemma",
     "unknown": "unknown",
+    "none": "unknown",  # the contract's "none": a card saying `license: none` declares no license
 }
 
 # Every NonCommercial variant (cc-by-nc-4.0, cc-by-nc-sa-*, cc-by-nc-nd-*) is one type.
