@@ -1,0 +1,83 @@
+"""The catalog database as a Dagster resource: one migrated SQLAlchemy engine per process and URL."""
+
+import threading
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from pocketai_pipeline.catalog import embedded
+from pocketai_pipeline.catalog.schema import migrate_to_head
+
+DRIVER = "postgresql+psycopg"
+# postgres:// is the Heroku spelling, which SQLAlchemy does not know.
+_POSTGRES_SCHEMES = {"postgresql", "postgres", DRIVER}
+
+# Dagster builds a new resource object for every step; the engine (and its pool) is per process.
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+class CatalogConnectionError(RuntimeError):
+    """The catalog database could not be reached or migrated; the message says where and never holds a password."""
+
+
+def catalog_url(database_url: str) -> URL:
+    """``database_url`` as a psycopg 3 SQLAlchemy URL; only PostgreSQL URLs are accepted."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise ValueError(
+            "DATABASE_URL is not a URL; expected postgresql+psycopg://user:password@host:5432/database"
+        ) from None  # the message of ArgumentError repeats the URL, password included
+    if url.drivername not in _POSTGRES_SCHEMES:
+        raise ValueError(
+            f"DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://user:password@host:5432/database), "
+            f"not {url.drivername}://; the catalog uses psycopg 3"
+        )
+    return url.set(drivername=DRIVER)
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The Pocket AI catalog (PostgreSQL), migrated to the newest schema before first use.
+
+    ``database_url`` unset means the embedded PostgreSQL under ``home`` (POCKETAI_HOME).
+    """
+
+    database_url: str | None = None
+    home: str = ".pocketai"
+    system_username: str = "hf_sync_system"
+    system_email: str = "system@pocket-ai.local"
+
+    def engine(self) -> Engine:
+        key = self.database_url or f"embedded:{Path(self.home).resolve()}"
+        with _engines_lock:
+            if key not in _engines:
+                _engines[key] = self._connect()
+            return _engines[key]
+
+    def _connect(self) -> Engine:
+        if self.database_url:
+            url, where = catalog_url(self.database_url), "DATABASE_URL"
+        else:
+            url, where = self._embedded_url(), f"the embedded PostgreSQL under {Path(self.home).resolve()} (POCKETAI_HOME)"
+        engine = create_engine(url, pool_pre_ping=True)
+        try:
+            migrate_to_head(engine)
+        except OperationalError as error:
+            engine.dispose()
+            raise CatalogConnectionError(
+                f"cannot reach the catalog database at {where} = {url!r}: {error.orig}"
+            ) from None  # the chained error would repeat the driver's full context
+        return engine
+
+    def _embedded_url(self) -> URL:
+        home = Path(self.home).resolve()
+        try:
+            return make_url(embedded.database_url(home))
+        except Exception as error:
+            raise CatalogConnectionError(
+                f"cannot start the embedded PostgreSQL under {home} (POCKETAI_HOME): {error}; "
+                "fix or remove that directory, or set DATABASE_URL to use another database"
+            ) from error

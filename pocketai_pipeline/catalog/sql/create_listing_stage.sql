@@ -1,0 +1,14 @@
+CREATE TEMP TABLE hf_listing_stage (
+    hf_model_id text PRIMARY KEY,
+    name text,
+    origin_repo_url text,
+    tags text[],
+    task text,
+    license_type license_type,
+    downloads bigint,
+    likes bigint,
+    gated boolean,
+    hf_sha text,
+    hf_created_at timestamptz,
+    hf_last_modified timestamptz
+) ON COMMIT DROP

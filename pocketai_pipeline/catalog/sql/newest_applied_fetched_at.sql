@@ -1,0 +1,1 @@
+SELECT max(fetched_at) FROM hf_sync_applied_listings
