@@ -28,6 +28,6 @@ def build_resources() -> dict[str, object]:
             filter=os.environ.get("POCKETAI_HF_FILTER") or "litert",
         ),
         "catalog": CatalogResource(database_url=secret_env("DATABASE_URL"), home=str(home)),
-        "listing_io_manager": ListingIOManager(base_dir=str(home / "storage")),
-        "records_io_manager": RecordsIOManager(base_dir=str(home / "storage")),
+        "listing_io_manager": ListingIOManager(base_dir=str(home / "data")),
+        "records_io_manager": RecordsIOManager(base_dir=str(home / "data")),
     }

@@ -40,3 +40,18 @@ def fake_hub() -> Iterator[FakeHub]:
     """A local Hub speaking the real HTTP API, empty until the test gives it models."""
     with FakeHub() as hub:
         yield hub
+
+
+@pytest.fixture
+def sync_resources(fake_hub: FakeHub, database_url: str, tmp_path: Path) -> dict[str, object]:
+    """The real resources of the code location, pointed at the fake Hub, a fresh database and tmp storage."""
+    from pocketai_pipeline.catalog.resource import CatalogResource
+    from pocketai_pipeline.hub.resource import HubResource
+    from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+
+    return {
+        "hub": HubResource(endpoint=fake_hub.url, max_retries=1, max_wait_seconds=5),
+        "catalog": CatalogResource(database_url=database_url, home=str(tmp_path)),
+        "listing_io_manager": ListingIOManager(base_dir=str(tmp_path / "data")),
+        "records_io_manager": RecordsIOManager(base_dir=str(tmp_path / "data")),
+    }

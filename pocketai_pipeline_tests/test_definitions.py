@@ -1,0 +1,75 @@
+"""The code location loads, keeps the contract's names, and works through Dagster's own CLI."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from pocketai_pipeline.definitions import defs
+from pocketai_pipeline_tests.synthetic import synthetic_listing
+
+REPO = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+SYNC_ASSETS = {"hf_litert_listing", "litert_model_records", "ml_models"}
+
+
+def test_definitions_keep_the_contract_names():
+    graph = defs.resolve_asset_graph()
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} >= SYNC_ASSETS
+    for name in SYNC_ASSETS:
+        node = graph.get(dg.AssetKey(name))
+        assert node.group_name == "hf_litert_sync"
+        assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+        assert node.partitions_def.timezone == "UTC"
+    assert len({graph.get(dg.AssetKey(name)).partitions_def for name in SYNC_ASSETS}) == 1
+    job = defs.resolve_job_def("hf_litert_sync_job")
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == SYNC_ASSETS
+
+
+def test_partitions_cover_today_and_the_thirty_days_before():
+    partitions = defs.resolve_asset_graph().get(dg.AssetKey("ml_models")).partitions_def
+    keys = set(partitions.get_partition_keys())
+    today = datetime.now(UTC).date()
+    assert {str(today - timedelta(days=n)) for n in range(31)} <= keys
+    assert str(today + timedelta(days=1)) not in keys
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DATABASE_URL", "HF_TOKEN")}
+    return {**env, "POCKETAI_HOME": str(tmp_path), "HF_HUB_DISABLE_TELEMETRY": "1", **extra}
+
+
+def test_dagster_definitions_validate_passes_without_deprecation_warnings(tmp_path):
+    result = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-m", "pocketai_pipeline.definitions"],
+        cwd=REPO, env=cli_env(tmp_path), capture_output=True, text=True, timeout=180,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "deprecat" not in output.lower(), output
+
+
+@pytest.mark.slow
+def test_dagster_asset_materialize_cli_syncs_today(tmp_path, fake_hub, database_url):
+    fake_hub.set_models(synthetic_listing(120))
+    fake_hub.page_size = 50
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+
+    result = subprocess.run(
+        [DAGSTER, "asset", "materialize", "-m", "pocketai_pipeline.definitions", "--select", "*", "--partition", today],
+        cwd=REPO, env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, DATABASE_URL=database_url),
+        capture_output=True, text=True, timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT count(*) FROM ml_models WHERE removed_upstream_at IS NULL")).scalar()
+    engine.dispose()
+    assert count == 120
+    assert (tmp_path / "data" / "hf_litert_listing" / f"{today}.jsonl.gz").exists()
