@@ -1,0 +1,216 @@
+"""The Alembic migrations build exactly the contract's catalog tables, downgrade cleanly, and survive a race."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+
+from pocketai_pipeline.catalog.queries import query
+from pocketai_pipeline.catalog.schema import MIGRATIONS_DIR, VERSION_TABLE, alembic_config, migrate_to_head
+from pocketai_pipeline_tests.catalog_helpers import catalog_engine, wait_for_lock_waiters
+
+CONTRACT_LICENSE_TYPES = [
+    "apache_2_0", "mit", "bsd", "gpl", "lgpl", "agpl", "mpl_2_0", "cc0", "cc_by", "cc_by_sa",
+    "cc_by_nc", "cc_by_nd", "openrail", "llama", "gemma", "other", "unknown",
+]  # fmt: skip
+
+# (column, type, nullable) as the contract's "Catalog tables" lists them.
+CONTRACT_COLUMNS = {
+    "users": [
+        ("id", "int8", False),
+        ("username", "text", False),
+        ("email", "text", True),
+        ("is_developer", "bool", False),
+        ("created_at", "timestamptz", False),
+    ],
+    "ml_models": [
+        ("id", "int8", False),
+        ("name", "text", False),
+        ("description", "text", True),
+        ("hf_model_id", "text", True),
+        ("origin_repo_url", "text", True),
+        ("author_id", "int8", False),
+        ("tags", "_text", False),
+        ("task", "text", True),
+        ("license_type", "license_type", False),
+        ("downloads", "int8", True),
+        ("likes", "int8", True),
+        ("gated", "bool", True),
+        ("hf_sha", "text", True),
+        ("hf_created_at", "timestamptz", True),
+        ("hf_last_modified", "timestamptz", True),
+        ("removed_upstream_at", "timestamptz", True),
+        ("created_at", "timestamptz", False),
+        ("updated_at", "timestamptz", False),
+    ],
+    "model_versions": [
+        ("id", "int8", False),
+        ("model_id", "int8", False),
+        ("version", "text", False),
+        ("created_by", "int8", True),
+        ("created_at", "timestamptz", False),
+    ],
+}
+
+CONTRACT_CONSTRAINTS = {
+    "users": {"PRIMARY KEY (id)", "UNIQUE (username)"},
+    "ml_models": {"PRIMARY KEY (id)", "UNIQUE (hf_model_id)", "FOREIGN KEY (author_id) REFERENCES users(id)"},
+    "model_versions": {
+        "PRIMARY KEY (id)",
+        "UNIQUE (model_id, version)",
+        "FOREIGN KEY (model_id) REFERENCES ml_models(id)",
+        "FOREIGN KEY (created_by) REFERENCES users(id)",
+    },
+}
+
+
+@pytest.fixture
+def engine(database_url: str):
+    with catalog_engine(database_url, migrated=False) as engine:
+        yield engine
+
+
+def head_revision() -> str:
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def public_tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+
+
+def license_type_values(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT e.enumlabel FROM pg_enum AS e JOIN pg_type AS t ON t.oid = e.enumtypid"
+                    " WHERE t.typname = 'license_type' ORDER BY e.enumsortorder"
+                )
+            ).scalars()
+        )
+
+
+def test_upgrade_builds_the_contract_tables(engine: Engine):
+    migrate_to_head(engine)
+
+    assert current_revision(engine) == head_revision()
+    assert public_tables(engine) == {
+        "users", "ml_models", "model_versions", "hf_sync_applied_listings", VERSION_TABLE,
+    }  # fmt: skip
+    with engine.connect() as conn:
+        for table, expected in CONTRACT_COLUMNS.items():
+            columns = conn.execute(
+                text(
+                    "SELECT column_name, udt_name, is_nullable = 'YES' FROM information_schema.columns"
+                    " WHERE table_schema = 'public' AND table_name = :table ORDER BY ordinal_position"
+                ),
+                {"table": table},
+            ).all()
+            assert [tuple(column) for column in columns] == expected, table
+            constraints = conn.execute(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                    " WHERE conrelid = CAST(:table AS regclass) AND contype IN ('p', 'u', 'f')"
+                ),
+                {"table": table},
+            ).scalars()
+            assert set(constraints) == CONTRACT_CONSTRAINTS[table], table
+        generated_ids = conn.execute(
+            text(
+                "SELECT table_name FROM information_schema.columns"
+                " WHERE table_schema = 'public' AND column_name = 'id' AND is_identity = 'YES'"
+            )
+        ).scalars()
+        assert set(generated_ids) == {"users", "ml_models", "model_versions", "hf_sync_applied_listings"}
+        indexed = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE tablename = 'ml_models' AND indexdef LIKE '%(author_id)'")
+        ).scalars()
+        assert list(indexed), "the merge filters ml_models by author_id"
+    assert license_type_values(engine) == CONTRACT_LICENSE_TYPES
+
+
+def test_license_type_enum_matches_the_license_mapping(engine: Engine):
+    from pocketai_pipeline.sync.licenses import LICENSE_TYPES
+
+    migrate_to_head(engine)
+
+    assert license_type_values(engine) == list(LICENSE_TYPES)
+
+
+def test_timestamps_and_defaults_fill_in(engine: Engine):
+    migrate_to_head(engine)
+    with engine.begin() as conn:
+        user_id = conn.execute(text("INSERT INTO users (username) VALUES ('ada') RETURNING id")).scalar_one()
+        model = conn.execute(
+            text("INSERT INTO ml_models (name, author_id) VALUES ('m', :user_id) RETURNING *"), {"user_id": user_id}
+        ).one()
+
+    assert model.tags == []
+    assert model.license_type == "unknown"
+    assert model.created_at == model.updated_at
+    assert model.created_at.utcoffset() is not None
+
+
+def test_downgrade_to_base_and_upgrade_again(engine: Engine):
+    migrate_to_head(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+
+    assert public_tables(engine) == {VERSION_TABLE}
+    assert license_type_values(engine) == []
+    assert current_revision(engine) is None
+
+    migrate_to_head(engine)
+
+    assert current_revision(engine) == head_revision()
+    assert license_type_values(engine) == CONTRACT_LICENSE_TYPES
+
+
+def test_migrating_again_changes_nothing(engine: Engine):
+    migrate_to_head(engine)
+    migrate_to_head(engine)
+
+    assert current_revision(engine) == head_revision()
+
+
+def test_concurrent_migrations_of_a_fresh_database_both_succeed(database_url: str, engine: Engine):
+    """Both migrators are made to wait on the lock at the same time; the loser finds the schema at head."""
+    with engine.connect() as holder, ThreadPoolExecutor(max_workers=2) as pool:
+        holder.execute(query("lock_migrations"))
+        migrations = [pool.submit(migrate_in_own_engine, database_url) for _ in range(2)]
+        wait_for_lock_waiters(engine, count=2)
+        assert not any(migration.done() for migration in migrations)
+        holder.rollback()
+
+        for migration in migrations:
+            migration.result(timeout=60)
+
+    assert current_revision(engine) == head_revision()
+    assert license_type_values(engine) == CONTRACT_LICENSE_TYPES
+
+
+def test_concurrent_migrations_without_help_both_succeed(database_url: str, engine: Engine):
+    start = threading.Barrier(4)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        migrations = [pool.submit(migrate_in_own_engine, database_url, start) for _ in range(4)]
+        for migration in migrations:
+            migration.result(timeout=60)
+
+    assert current_revision(engine) == head_revision()
+
+
+def migrate_in_own_engine(database_url: str, start: threading.Barrier | None = None) -> None:
+    with catalog_engine(database_url, migrated=False) as engine:
+        if start is not None:
+            start.wait(timeout=30)
+        migrate_to_head(engine)
