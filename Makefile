@@ -7,9 +7,8 @@ INSTALLED := $(VENV)/.installed
 
 export POCKETAI_HOME := $(abspath $(or $(POCKETAI_HOME),.pocketai))
 export DAGSTER_HOME := $(CURDIR)
+# Without DATABASE_URL / DAGSTER_PG_URL, the catalog and Dagster's storage use the embedded PostgreSQL.
 EMBEDDED := $(PY) -m pocketai_pipeline.catalog.embedded
-# Dagster's own storage: $DAGSTER_PG_URL, else the `dagster` database of the embedded PostgreSQL.
-WITH_INSTANCE := export DAGSTER_PG_URL="$${DAGSTER_PG_URL:-$$($(EMBEDDED) url --database dagster --driver psycopg2)}";
 TODAY = $$(date -u +%F)
 
 .PHONY: dev install sync demo test test-fast bench stop lock clean
@@ -23,17 +22,16 @@ $(INSTALLED): pyproject.toml constraints.txt
 	touch $@
 
 dev: install  ## the Dagster UI and daemon at http://127.0.0.1:3000, on the embedded PostgreSQL
-	@$(WITH_INSTANCE) trap '$(EMBEDDED) stop' EXIT; \
+	@trap '$(EMBEDDED) stop' EXIT; $(EMBEDDED) url --database dagster >/dev/null; \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 sync: install  ## materialize today's partition from the command line and print the counts
-	@$(WITH_INSTANCE) \
-	  $(VENV)/bin/dagster asset materialize -m pocketai_pipeline.definitions --select '*' --partition $(TODAY) \
+	@$(VENV)/bin/dagster asset materialize -m pocketai_pipeline.definitions --select '*' --partition $(TODAY) \
 	  && $(PY) -m pocketai_pipeline.report
 
 demo: install  ## `make sync` twice against a local fake Hub serving 2,100 synthetic models; no internet needed
 	@export POCKETAI_HOME=$(abspath .pocketai-demo); \
-	  $(PY) -m pocketai_pipeline_tests.fake_hub --port 0 --models 2100 --page-size 500 --url-file $$POCKETAI_HOME.url & HUB=$$!; \
+	  $(PY) -m pocketai_pipeline_tests.fake_hub --port 0 --models 2100 --page-size 500 --edge-cases --url-file $$POCKETAI_HOME.url & HUB=$$!; \
 	  trap 'kill $$HUB; $(EMBEDDED) stop' EXIT; \
 	  for i in $$(seq 50); do test -s $$POCKETAI_HOME.url && break; sleep 0.2; done; \
 	  export HF_ENDPOINT=$$(cat $$POCKETAI_HOME.url); echo "fake Hub at $$HF_ENDPOINT"; \

@@ -33,7 +33,7 @@ ML_MODELS_SCHEMA = dg.TableSchema(
 )
 
 
-def listing_metadata(listing: HubListing) -> dict[str, dg.RawMetadataValue]:
+def listing_metadata(listing: HubListing) -> dict[str, object]:
     return {
         "count": len(listing.models),
         "pages": listing.pages,
@@ -43,8 +43,8 @@ def listing_metadata(listing: HubListing) -> dict[str, dg.RawMetadataValue]:
     }
 
 
-def records_metadata(normalized: NormalizedListing) -> dict[str, dg.RawMetadataValue]:
-    metadata: dict[str, dg.RawMetadataValue] = {
+def records_metadata(normalized: NormalizedListing) -> dict[str, object]:
+    metadata: dict[str, object] = {
         "dagster/row_count": len(normalized.records),
         "records": len(normalized.records),
         "rejected": len(normalized.rejects),
@@ -61,7 +61,7 @@ def records_metadata(normalized: NormalizedListing) -> dict[str, dg.RawMetadataV
     return metadata
 
 
-def merge_metadata(result: MergeResult, skipped_upstream: int, duration_seconds: float) -> dict[str, dg.RawMetadataValue]:
+def merge_metadata(result: MergeResult, skipped_upstream: int, duration_seconds: float) -> dict[str, object]:
     return {
         "created": result.created,
         "updated": result.updated,

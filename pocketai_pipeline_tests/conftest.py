@@ -31,8 +31,20 @@ def database_url(pg_home: Path) -> Iterator[str]:
     name = f"test_{uuid.uuid4().hex[:12]}"
     url = embedded.database_url(pg_home, name)
     yield url
+    drop_database(pg_home, name)
+
+
+def drop_database(pg_home: Path, name: str) -> None:
     with psycopg.connect(embedded.server_url(pg_home), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def dagster_pg_url(pg_home: Path) -> Iterator[str]:
+    """A fresh database for a Dagster instance's storage (psycopg2 URL, as dagster-postgres needs)."""
+    name = f"dagster_{uuid.uuid4().hex[:12]}"
+    yield embedded.database_url(pg_home, name, driver="psycopg2")
+    drop_database(pg_home, name)
 
 
 @pytest.fixture

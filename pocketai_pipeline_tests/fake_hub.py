@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -291,17 +292,22 @@ def _content_type(body: str) -> str:
 
 
 def main() -> None:
-    from pocketai_pipeline_tests.synthetic import synthetic_listing
+    from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing
 
     parser = argparse.ArgumentParser(description="Serve a synthetic LiteRT listing as a local Hugging Face Hub.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--models", type=int, default=2100, help="how many synthetic models to serve")
     parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--edge-cases", action="store_true", help="also serve the malformed/private/odd edge cases")
+    parser.add_argument("--url-file", help="write the served URL to this file once listening (for scripts)")
     args = parser.parse_args()
 
-    hub = FakeHub(synthetic_listing(args.models), page_size=args.page_size, host=args.host, port=args.port).start()
-    print(f"Fake Hugging Face Hub serving {args.models} models at {hub.url} (Ctrl-C to stop)", flush=True)
+    models = synthetic_listing(args.models) + (edge_case_models() if args.edge_cases else [])
+    hub = FakeHub(models, page_size=args.page_size, host=args.host, port=args.port).start()
+    print(f"Fake Hugging Face Hub serving {len(models)} models at {hub.url} (Ctrl-C to stop)", flush=True)
+    if args.url_file:
+        Path(args.url_file).write_text(hub.url)
     try:
         while True:
             time.sleep(3600)

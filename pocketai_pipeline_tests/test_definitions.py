@@ -40,14 +40,14 @@ def test_partitions_cover_today_and_the_thirty_days_before():
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DATABASE_URL", "HF_TOKEN")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DATABASE_URL", "DAGSTER_PG_URL", "HF_TOKEN")}
     return {**env, "POCKETAI_HOME": str(tmp_path), "HF_HUB_DISABLE_TELEMETRY": "1", **extra}
 
 
-def test_dagster_definitions_validate_passes_without_deprecation_warnings(tmp_path):
+def test_dagster_definitions_validate_passes_without_deprecation_warnings(tmp_path, dagster_pg_url):
     result = subprocess.run(
         [DAGSTER, "definitions", "validate", "-m", "pocketai_pipeline.definitions"],
-        cwd=REPO, env=cli_env(tmp_path), capture_output=True, text=True, timeout=180,
+        cwd=REPO, env=cli_env(tmp_path, DAGSTER_PG_URL=dagster_pg_url), capture_output=True, text=True, timeout=180,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -55,14 +55,14 @@ def test_dagster_definitions_validate_passes_without_deprecation_warnings(tmp_pa
 
 
 @pytest.mark.slow
-def test_dagster_asset_materialize_cli_syncs_today(tmp_path, fake_hub, database_url):
+def test_dagster_asset_materialize_cli_syncs_today(tmp_path, fake_hub, database_url, dagster_pg_url):
     fake_hub.set_models(synthetic_listing(120))
     fake_hub.page_size = 50
     today = datetime.now(UTC).strftime("%Y-%m-%d")
 
     result = subprocess.run(
         [DAGSTER, "asset", "materialize", "-m", "pocketai_pipeline.definitions", "--select", "*", "--partition", today],
-        cwd=REPO, env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, DATABASE_URL=database_url),
+        cwd=REPO, env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, DATABASE_URL=database_url, DAGSTER_PG_URL=dagster_pg_url),
         capture_output=True, text=True, timeout=300,
     )
 

@@ -41,8 +41,10 @@ class HubClient:
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
         """GET with a timeout, bounded retries, and the token only for our own endpoint."""
-        headers = build_hf_headers(token=self.token if same_origin(url, self.endpoint) else False,
-                                   library_name="pocketai-pipeline", library_version=version("pocketai_pipeline"))
+        # token=False, never None: None makes huggingface_hub send a token found on the machine.
+        token = self.token if self.token and same_origin(url, self.endpoint) else False
+        headers = build_hf_headers(token=token, library_name="pocketai-pipeline",
+                                   library_version=version("pocketai_pipeline"))
         waited = 0.0
         for attempt in range(self.max_retries + 1):
             response = http_backoff("GET", url, params=params, headers=headers, timeout=self.timeout_seconds,

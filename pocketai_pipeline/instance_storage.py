@@ -1,0 +1,34 @@
+"""Dagster's own storage (runs, event logs, schedules) in PostgreSQL through dagster-postgres.
+
+dagster.yaml names this class so the instance works the same from `make dev`, the CLI and tests:
+`DAGSTER_PG_URL` when set, else the `dagster` database of the embedded PostgreSQL under
+POCKETAI_HOME. dagster-postgres needs psycopg2: under psycopg 3 (what SQLAlchemy 2.1 picks for a
+plain `postgresql://`) its NOTIFY-based event writes fail, so every URL is given the psycopg2 driver.
+"""
+
+import os
+import re
+
+from dagster._serdes import ConfigurableClassData
+from dagster_postgres import DagsterPostgresStorage
+
+from pocketai_pipeline.catalog import embedded
+
+POSTGRES_SCHEME = re.compile(r"^postgres(ql)?(\+\w+)?://")
+
+
+def dagster_pg_url() -> str:
+    url = os.environ.get("DAGSTER_PG_URL") or embedded.database_url(embedded.home_dir(), "dagster")
+    if not POSTGRES_SCHEME.match(url):
+        raise ValueError("DAGSTER_PG_URL must be a PostgreSQL URL such as postgresql+psycopg2://user:password@host/dagster")
+    return POSTGRES_SCHEME.sub("postgresql+psycopg2://", url)
+
+
+class PostgresStorageFromEnv(DagsterPostgresStorage):
+    @classmethod
+    def config_type(cls) -> dict:
+        return {}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: dict) -> "PostgresStorageFromEnv":
+        return cls(postgres_url=dagster_pg_url(), inst_data=inst_data)
