@@ -1,0 +1,476 @@
+"""The merge into ml_models, on a real PostgreSQL: contract rules 1, 5, 6, 7, 9 and 10."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import DBAPIError
+
+from pocketai_pipeline.catalog.merge import (
+    MergeResult,
+    count_would_remove,
+    merge_records,
+    to_boolean,
+    to_integer,
+    to_text,
+    to_text_array,
+    to_timestamp,
+)
+from pocketai_pipeline.catalog.schema import ensure_system_user
+from pocketai_pipeline.sync.records import RECORD_DTYPES
+from pocketai_pipeline_tests.catalog_helpers import catalog_engine, wait_for_lock_waiters
+
+FETCHED_AT = datetime(2025, 3, 1, 2, 0, 5, tzinfo=UTC)
+NEXT_DAY = FETCHED_AT + timedelta(days=1)
+SYSTEM_USER = "hf_sync_system"
+
+
+@pytest.fixture
+def engine(database_url: str):
+    with catalog_engine(database_url) as engine:
+        yield engine
+
+
+def record(hf_model_id: str, **fields: object) -> dict[str, object]:
+    """One normalized record as the records step produces it; ``fields`` override the defaults."""
+    return {
+        "hf_model_id": hf_model_id,
+        "name": hf_model_id.rsplit("/", 1)[-1],
+        "origin_repo_url": f"https://huggingface.co/{hf_model_id}",
+        "tags": ["litert", "tflite"],
+        "task": "image-classification",
+        "license_type": "apache_2_0",
+        "downloads": 10,
+        "likes": 1,
+        "gated": False,
+        "hf_sha": "a" * 40,
+        "hf_created_at": pd.Timestamp("2024-05-01T12:00:00Z"),
+        "hf_last_modified": pd.Timestamp("2024-06-01T08:30:15.123456Z"),
+        **fields,
+    }
+
+
+def records(*rows: dict[str, object]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(RECORD_DTYPES)).astype(RECORD_DTYPES)
+
+
+def numbered(count: int, **fields: object) -> list[dict[str, object]]:
+    return [record(f"litert-community/model-{number:02d}", **fields) for number in range(count)]
+
+
+def merge(engine: Engine, listing: pd.DataFrame, fetched_at: datetime = FETCHED_AT, **options) -> MergeResult:
+    return merge_records(engine, listing, fetched_at=fetched_at, partition_key=fetched_at.date().isoformat(), **options)
+
+
+def models(engine: Engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        return {row.hf_model_id: row for row in conn.execute(text("SELECT * FROM ml_models"))}
+
+
+def row_versions(engine: Engine) -> dict[str, str]:
+    """The xmin (writing transaction) of every catalog row: any write to a row changes it."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT 'ml_models ' || id, CAST(xmin AS text) FROM ml_models"
+                " UNION ALL SELECT 'users ' || id, CAST(xmin AS text) FROM users"
+                " UNION ALL SELECT 'model_versions ' || id, CAST(xmin AS text) FROM model_versions"
+            )
+        )
+        return dict(rows.all())
+
+
+def applied_listings(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT * FROM hf_sync_applied_listings ORDER BY id")).all()
+
+
+def scalar(engine: Engine, sql: str, **params: object) -> object:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
+
+
+def add_person_with_model(engine: Engine, hf_model_id: str) -> int:
+    with engine.begin() as conn:
+        alice = conn.execute(
+            text("INSERT INTO users (username, email, is_developer) VALUES ('alice', 'a@example.com', true) RETURNING id")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO ml_models (name, description, hf_model_id, author_id, tags, license_type, downloads)"
+                " VALUES ('Mine', 'hand-written', :hf_model_id, :alice, '{mine}', 'mit', 5)"
+            ),
+            {"hf_model_id": hf_model_id, "alice": alice},
+        )
+    return alice
+
+
+MISSING_VALUES = [None, pd.NA, pd.NaT, np.nan, float("nan"), np.float64("nan"), np.datetime64("NaT")]
+
+
+@pytest.mark.parametrize("missing", MISSING_VALUES, ids=repr)
+def test_every_kind_of_missing_value_becomes_null(missing):
+    assert to_text(missing) is None
+    assert to_integer(missing) is None
+    assert to_boolean(missing) is None
+    assert to_timestamp(missing) is None
+    assert to_text_array(missing) == []
+
+
+def test_values_become_plain_python():
+    assert to_integer(np.int64(2**40)) == 2**40 and type(to_integer(np.int64(7))) is int
+    assert to_boolean(np.bool_(False)) is False
+    assert to_text(pd.array(["Ünï"], dtype="string")[0]) == "Ünï"
+    assert to_text_array(np.array(["b", "a"], dtype=object)) == ["b", "a"]
+    stamp = to_timestamp(pd.Timestamp("2024-06-01T08:30:15.123456Z"))
+    assert type(stamp) is datetime and stamp == datetime(2024, 6, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    with pytest.raises(ValueError, match="no time zone"):
+        to_timestamp(pd.Timestamp("2024-06-01T08:30:15"))
+    with pytest.raises(TypeError, match="list of tags"):
+        to_text_array("litert")
+
+
+# The records step writes "string" columns (missing = pd.NA); pandas 3's default "str" has NaN.
+@pytest.mark.parametrize("text_dtype", ["string", "str", "object"])
+def test_first_sync_creates_every_field(engine: Engine, text_dtype: str):
+    gemma = record(
+        "google/gemma-3n-E2B-it-litert-lm",
+        tags=["z-last", "a-first", "litert"],
+        license_type="gemma",
+        gated=True,
+        downloads=2**40,
+    )
+    bare = record(
+        "litert-community/Ünïcode-模型",
+        tags=[],
+        task=None,
+        license_type="unknown",
+        downloads=None,
+        likes=None,
+        gated=None,
+        hf_sha=None,
+        hf_created_at=None,
+        hf_last_modified=None,
+    )
+    listing = records(gemma, bare)
+    text_columns = ["hf_model_id", "name", "origin_repo_url", "task", "license_type", "hf_sha"]
+    listing = listing.astype(dict.fromkeys(text_columns, text_dtype))
+
+    result = merge(engine, listing)
+
+    assert result == MergeResult(
+        created=2, updated=0, unchanged=0, removed=0, restored=0, skipped_not_owned=0, stale=False,
+        removal_blocked=False, would_remove=0, active_synced_before=0, row_count=2,
+        created_ids=["google/gemma-3n-E2B-it-litert-lm", "litert-community/Ünïcode-模型"],
+        updated_ids=[], removed_ids=[], restored_ids=[],
+    )  # fmt: skip
+    with engine.connect() as conn:
+        users = conn.execute(text("SELECT * FROM users")).all()
+    assert [(user.username, user.email, user.is_developer) for user in users] == [
+        (SYSTEM_USER, "system@pocket-ai.local", True)
+    ]
+    rows = models(engine)
+    for row in rows.values():
+        assert row.author_id == users[0].id
+        assert row.description is None and row.removed_upstream_at is None
+        assert row.created_at == row.updated_at
+    synced = rows["google/gemma-3n-E2B-it-litert-lm"]
+    assert synced.name == "gemma-3n-E2B-it-litert-lm"
+    assert synced.origin_repo_url == "https://huggingface.co/google/gemma-3n-E2B-it-litert-lm"
+    assert synced.tags == ["z-last", "a-first", "litert"]
+    assert (synced.task, synced.license_type, synced.downloads, synced.likes) == ("image-classification", "gemma", 2**40, 1)
+    assert (synced.gated, synced.hf_sha) == (True, "a" * 40)
+    assert synced.hf_created_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert synced.hf_last_modified == datetime(2024, 6, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    empty = rows["litert-community/Ünïcode-模型"]
+    assert empty.name == "Ünïcode-模型"
+    assert empty.tags == [] and empty.license_type == "unknown"
+    missing = ["task", "downloads", "likes", "gated", "hf_sha", "hf_created_at", "hf_last_modified"]
+    assert {column: getattr(empty, column) for column in missing} == dict.fromkeys(missing)
+    [applied] = applied_listings(engine)
+    assert (applied.partition_key, applied.fetched_at, applied.listed, applied.created) == ("2025-03-01", FETCHED_AT, 2, 2)
+
+
+def test_identical_resync_writes_no_row(engine: Engine):
+    listing = records(*numbered(5), record("google/bare", task=None, downloads=None, gated=None, hf_last_modified=None))
+    merge(engine, listing)
+    before = row_versions(engine)
+    user_ids_used = scalar(engine, "SELECT last_value FROM users_id_seq")
+
+    result = merge(engine, listing, NEXT_DAY)
+
+    assert (result.created, result.updated, result.unchanged, result.removed, result.restored) == (0, 0, 6, 0, 0)
+    assert row_versions(engine) == before
+    assert scalar(engine, "SELECT last_value FROM users_id_seq") == user_ids_used
+    assert len(applied_listings(engine)) == 2
+
+
+def test_records_read_back_from_parquet_are_identical(engine: Engine, tmp_path):
+    listing = records(*numbered(3), record("google/bare", tags=[], task=None, likes=None, gated=None, hf_sha=None))
+    merge(engine, listing)
+    before = row_versions(engine)
+    listing.to_parquet(tmp_path / "records.parquet")
+    stored = pd.read_parquet(tmp_path / "records.parquet")
+    assert isinstance(stored["tags"].iloc[0], np.ndarray)
+
+    result = merge(engine, stored, NEXT_DAY)
+
+    assert result.unchanged == 4 and result.updated_ids == []
+    assert row_versions(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "renamed"),
+        ("origin_repo_url", "https://huggingface.co/elsewhere"),
+        ("tags", ["tflite", "litert"]),
+        ("task", None),
+        ("license_type", "mit"),
+        ("downloads", 11),
+        ("likes", None),
+        ("gated", None),
+        ("hf_sha", "b" * 40),
+        ("hf_created_at", None),
+        ("hf_last_modified", pd.Timestamp("2024-06-01T08:30:15.123457Z")),
+    ],
+)
+def test_a_changed_field_rewrites_only_that_row(engine: Engine, field: str, value: object):
+    first = numbered(3)
+    merge(engine, records(*first))
+    changed_id = first[1]["hf_model_id"]
+    with engine.begin() as conn:  # the app writes the description; the sync must keep it
+        conn.execute(text("UPDATE ml_models SET description = 'by hand' WHERE hf_model_id = :id"), {"id": changed_id})
+    before_rows, before = models(engine), row_versions(engine)
+    first[1] = {**first[1], field: value}
+
+    result = merge(engine, records(*first), NEXT_DAY)
+
+    assert (result.updated_ids, result.unchanged, result.created, result.restored) == ([changed_id], 2, 0, 0)
+    after_rows, after = models(engine), row_versions(engine)
+    changed_key = f"ml_models {before_rows[changed_id].id}"
+    assert after[changed_key] != before[changed_key]
+    assert {key: version for key, version in after.items() if key != changed_key} == {
+        key: version for key, version in before.items() if key != changed_key
+    }
+    changed, was = after_rows[changed_id], before_rows[changed_id]
+    expected = value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+    assert getattr(changed, field) == expected
+    assert changed.updated_at > was.updated_at
+    assert (changed.created_at, changed.description, changed.id) == (was.created_at, "by hand", was.id)
+
+
+def test_rows_owned_by_a_person_are_never_touched(engine: Engine):
+    add_person_with_model(engine, "alice/own-model")
+    before = row_versions(engine)
+
+    first = merge(engine, records(record("alice/own-model", name="own-model"), *numbered(2)))
+    without_it = merge(engine, records(*numbered(2)), NEXT_DAY)
+
+    assert (first.skipped_not_owned, first.created, first.created_ids) == (1, 2, [r["hf_model_id"] for r in numbered(2)])
+    assert (without_it.skipped_not_owned, without_it.would_remove, without_it.removed) == (0, 0, 0)
+    after = row_versions(engine)
+    assert {key: after[key] for key in before} == before
+    own = models(engine)["alice/own-model"]
+    assert (own.name, own.description, own.tags, own.license_type, own.downloads) == (
+        "Mine", "hand-written", ["mine"], "mit", 5,
+    )  # fmt: skip
+    assert own.removed_upstream_at is None
+
+
+def test_model_versions_survive_every_sync(engine: Engine):
+    listing = numbered(6)
+    merge(engine, records(*listing))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO model_versions (model_id, version, created_by)"
+                " SELECT id, '1.0', author_id FROM ml_models WHERE hf_model_id = :id"
+            ),
+            {"id": listing[0]["hf_model_id"]},
+        )
+    version_before = scalar(engine, "SELECT CAST(xmin AS text) || ' ' || model_id FROM model_versions")
+
+    merge(engine, records({**listing[0], "downloads": 99}, *listing[1:]), NEXT_DAY)
+    merge(engine, records(*listing[1:]), NEXT_DAY + timedelta(days=1))
+
+    assert models(engine)[listing[0]["hf_model_id"]].removed_upstream_at is not None
+    assert scalar(engine, "SELECT CAST(xmin AS text) || ' ' || model_id FROM model_versions") == version_before
+
+
+def test_a_model_missing_upstream_is_marked_once_and_restored_when_back(engine: Engine):
+    listing = numbered(10)
+    gone = listing[9]["hf_model_id"]
+    merge(engine, records(*listing))
+
+    removed = merge(engine, records(*listing[:9]), NEXT_DAY)
+    marked = models(engine)[gone]
+    before = row_versions(engine)
+    again = merge(engine, records(*listing[:9]), NEXT_DAY + timedelta(hours=1))
+
+    assert (removed.removed_ids, removed.would_remove, removed.active_synced_before) == ([gone], 1, 10)
+    assert marked.removed_upstream_at is not None and marked.updated_at == marked.removed_upstream_at
+    assert (again.removed, again.would_remove, again.active_synced_before, again.unchanged) == (0, 0, 9, 9)
+    assert row_versions(engine) == before
+    assert models(engine)[gone].removed_upstream_at == marked.removed_upstream_at
+
+    back = merge(engine, records(*listing[:9], {**listing[9], "downloads": 77}), NEXT_DAY + timedelta(days=1))
+
+    assert (back.restored_ids, back.updated, back.unchanged, back.removed) == ([gone], 0, 9, 0)
+    restored = models(engine)[gone]
+    assert (restored.removed_upstream_at, restored.downloads) == (None, 77)
+    assert restored.updated_at > marked.updated_at
+
+
+def test_a_suspicious_shrink_marks_nothing_but_applies_the_rest(engine: Engine):
+    listing = numbered(10)
+    merge(engine, records(*listing))
+    shrunk = [*listing[:6], {**listing[6], "downloads": 500}, record("google/brand-new")]
+    shrunk_ids = [row["hf_model_id"] for row in shrunk]
+
+    assert count_would_remove(engine, shrunk_ids) == (10, 3)
+    result = merge(engine, records(*shrunk), NEXT_DAY)
+
+    assert (result.removal_blocked, result.would_remove, result.active_synced_before) == (True, 3, 10)
+    assert (result.removed, result.removed_ids) == (0, [])
+    assert (result.updated_ids, result.created_ids) == ([listing[6]["hf_model_id"]], ["google/brand-new"])
+    assert all(row.removed_upstream_at is None for row in models(engine).values())
+    assert applied_listings(engine)[-1].removal_blocked is True
+
+
+@pytest.mark.parametrize(("kept", "max_removed_fraction", "blocked"), [(8, 0.2, False), (8, 0.1, True), (0, 0.2, True)])
+def test_the_shrink_threshold(engine: Engine, kept: int, max_removed_fraction: float, blocked: bool):
+    listing = numbered(10)
+    merge(engine, records(*listing))
+
+    result = merge(engine, records(*listing[:kept]), NEXT_DAY, max_removed_fraction=max_removed_fraction)
+
+    assert result.removal_blocked is blocked
+    assert result.removed == (0 if blocked else 10 - kept)
+
+
+def test_an_empty_catalog_has_nothing_to_remove(engine: Engine):
+    assert count_would_remove(engine, []) == (0, 0)
+    result = merge(engine, records())
+    assert (result.removal_blocked, result.row_count, result.active_synced_before) == (False, 0, 0)
+
+
+def test_an_older_listing_after_a_newer_one_is_stale(engine: Engine):
+    listing = numbered(5)
+    merge(engine, records(*listing), NEXT_DAY)
+    before, before_models = row_versions(engine), models(engine)
+    older = [{**row, "downloads": 1} for row in listing[:4]] + [record("google/only-in-the-old-listing")]
+
+    result = merge(engine, records(*older), FETCHED_AT)
+
+    assert (result.stale, result.row_count, result.created, result.updated, result.removed) == (True, 5, 0, 0, 0)
+    assert row_versions(engine) == before and models(engine) == before_models
+    assert len(applied_listings(engine)) == 1
+
+    same_time = merge(engine, records(*older), NEXT_DAY)
+    assert (same_time.stale, same_time.created, same_time.updated, same_time.removed) == (False, 1, 4, 1)
+
+
+@pytest.mark.parametrize("newer_first", [True, False], ids=["newer-first", "older-first"])
+def test_concurrent_merges_run_one_after_the_other(database_url: str, engine: Engine, newer_first: bool):
+    older = (records(*numbered(10, downloads=1)), FETCHED_AT)
+    newer_rows = [*numbered(9, downloads=2), record("google/new-in-newer")]
+    newer = (records(*newer_rows), NEXT_DAY)
+    first, second = (newer, older) if newer_first else (older, newer)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_transaction_open(conn) -> None:
+        holding.set()
+        release.wait(timeout=30)
+
+    with (
+        catalog_engine(database_url) as first_engine,
+        catalog_engine(database_url) as second_engine,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        event.listen(first_engine, "commit", hold_the_transaction_open)
+        first_merge = pool.submit(merge, first_engine, *first)
+        try:
+            assert holding.wait(timeout=30), "the first merge never reached its commit"
+            second_merge = pool.submit(merge, second_engine, *second)
+            wait_for_lock_waiters(engine, count=1)  # the second merge waits for the first to end
+            assert not second_merge.done()
+        finally:
+            release.set()
+        first_result, second_result = first_merge.result(timeout=60), second_merge.result(timeout=60)
+
+    assert not first_result.stale and second_result.stale is newer_first
+    active = {hf_model_id: row.downloads for hf_model_id, row in models(engine).items() if row.removed_upstream_at is None}
+    assert active == {row["hf_model_id"]: row["downloads"] for row in newer_rows}
+
+
+def test_concurrent_first_merges_create_the_system_user_once(database_url: str, engine: Engine):
+    listing = records(*numbered(3))
+    start = threading.Barrier(3)
+
+    def merge_in_own_engine() -> MergeResult:
+        with catalog_engine(database_url, migrated=False) as own_engine:
+            start.wait(timeout=30)
+            return merge(own_engine, listing)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = [future.result(timeout=60) for future in [pool.submit(merge_in_own_engine) for _ in range(3)]]
+
+    assert sorted(result.created for result in results) == [0, 0, 3]
+    assert scalar(engine, "SELECT count(*) FROM users") == 1
+    assert scalar(engine, "SELECT count(*) FROM ml_models") == 3
+
+
+def test_ensure_system_user_waits_for_a_concurrent_insert_and_reuses_it(engine: Engine):
+    def ensure_in_own_transaction() -> int:
+        with engine.begin() as conn:
+            return ensure_system_user(conn)
+
+    with engine.connect() as first, ThreadPoolExecutor(max_workers=1) as pool:
+        first_id = ensure_system_user(first)  # inserted, not yet committed
+        second = pool.submit(ensure_in_own_transaction)
+        wait_for_lock_waiters(engine, count=1, wait_event="transactionid")
+        first.commit()
+        assert second.result(timeout=30) == first_id
+
+    assert ensure_in_own_transaction() == first_id
+    assert scalar(engine, "SELECT count(*) FROM users WHERE username = :name", name=SYSTEM_USER) == 1
+
+
+@pytest.mark.parametrize(
+    "bad_listing",
+    [
+        [record("google/twice"), record("google/twice", downloads=2)],
+        [record("google/weird-license", license_type="wtfpl")],
+        [record("google/no-name", name=None)],
+    ],
+    ids=["duplicate-id", "unknown-license-type", "missing-name"],
+)
+def test_a_listing_the_database_rejects_changes_nothing(engine: Engine, bad_listing: list[dict[str, object]]):
+    listing = numbered(5)
+    merge(engine, records(*listing))
+    before = row_versions(engine)
+
+    with pytest.raises((psycopg.Error, DBAPIError)):
+        merge(engine, records(*[{**row, "downloads": 0} for row in listing], *bad_listing), NEXT_DAY)
+
+    assert row_versions(engine) == before
+    assert len(applied_listings(engine)) == 1
+
+
+def test_malformed_input_is_refused_before_touching_the_database(engine: Engine):
+    naive = records(record("google/naive"))
+    naive["hf_created_at"] = naive["hf_created_at"].dt.tz_localize(None)
+
+    with pytest.raises(ValueError, match="google/naive.*no time zone"):
+        merge(engine, naive)
+    with pytest.raises(ValueError, match=r"lack the columns \['likes'\]"):
+        merge(engine, records(record("google/x")).drop(columns=["likes"]))
+    with pytest.raises(ValueError, match="fetched_at has no time zone"):
+        merge(engine, records(record("google/x")), FETCHED_AT.replace(tzinfo=None))
+    assert scalar(engine, "SELECT count(*) FROM users") == 0
