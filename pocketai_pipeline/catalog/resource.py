@@ -27,10 +27,10 @@ def catalog_url(database_url: str) -> URL:
     """``database_url`` as a psycopg 3 SQLAlchemy URL; only PostgreSQL URLs are accepted."""
     try:
         url = make_url(database_url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ValueError(
             "DATABASE_URL is not a URL; expected postgresql+psycopg://user:password@host:5432/database"
-        ) from None  # the message of ArgumentError repeats the URL, password included
+        ) from None  # ArgumentError's message repeats the URL, password included
     if url.drivername not in _POSTGRES_SCHEMES:
         raise ValueError(
             f"DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://user:password@host:5432/database), "
@@ -68,8 +68,8 @@ class CatalogResource(dg.ConfigurableResource):
         except OperationalError as error:
             engine.dispose()
             raise CatalogConnectionError(
-                f"cannot reach the catalog database at {where} = {url!r}: {error.orig}"
-            ) from None  # the chained error would repeat the driver's full context
+                f"cannot connect to or migrate the catalog database at {where} = {url!r}: {error.orig}"
+            ) from error
         return engine
 
     def _embedded_url(self) -> URL:
