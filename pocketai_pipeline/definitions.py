@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.assets import hf_litert_listing, hub_models, litert_model_records, ml_models
 from pocketai_pipeline.jobs import hf_litert_sync_job
 from pocketai_pipeline.resources import build_resources
 
 defs = dg.Definitions(
-    assets=[hf_litert_listing, litert_model_records, ml_models],
+    assets=[hub_models, hf_litert_listing, litert_model_records, ml_models],
     jobs=[hf_litert_sync_job],
     resources=build_resources(),
 )

@@ -1,0 +1,1 @@
+SELECT count(*) FROM ml_models WHERE license_type IS NULL

@@ -1,0 +1,97 @@
+"""Asset checks: refuse a suspicious shrink before anything is written, then verify what was.
+
+The checks are declared on the assets (`check_specs`) and evaluated in their steps, so they share
+the assets' daily partitions. Each evaluation is a plain function of what the step has at hand.
+"""
+
+import dagster as dg
+import pandas as pd
+from sqlalchemy import Engine
+
+from pocketai_pipeline.catalog.audit import listed_rows_owned_by_system_user, null_license_rows, synced_rows_vs_listing
+from pocketai_pipeline.catalog.merge import MergeResult, count_would_remove
+from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink
+from pocketai_pipeline.sync.validation import duplicate_ids, missing_required_fields
+
+EXAMPLES_SHOWN = 10
+
+LISTING_CHECKS = [
+    dg.AssetCheckSpec("listing_not_suspiciously_shrunk", asset="hf_litert_listing", blocking=True,
+                      description="Blocks the sync when more than 20% of the active synced models would be marked removed."),
+]
+RECORDS_CHECKS = [
+    dg.AssetCheckSpec("records_have_unique_ids", asset="litert_model_records", description="One record per Hub id."),
+    dg.AssetCheckSpec("records_have_required_fields", asset="litert_model_records",
+                      description="Every record has an id, name, repo URL, tag list and a known license type."),
+]
+ML_MODELS_CHECKS = [
+    dg.AssetCheckSpec("ml_models_match_listing", asset="ml_models",
+                      description="Active synced rows are exactly the listed models, less those owned by people."),
+    dg.AssetCheckSpec("ml_models_synced_rows_owned_by_system_user", asset="ml_models",
+                      description="Every model the merge counts as synced is owned by the system user."),
+    dg.AssetCheckSpec("ml_models_have_licenses", asset="ml_models", description="No row lacks a license type."),
+]
+
+
+def listing_shrink_check(engine: Engine, listed_ids: list[str], system_username: str) -> dg.AssetCheckResult:
+    active, would_remove = count_would_remove(engine, listed_ids, system_username)
+    return dg.AssetCheckResult(
+        check_name="listing_not_suspiciously_shrunk",
+        passed=not is_suspicious_shrink(active, would_remove),
+        metadata={"active_synced": active, "would_remove": would_remove, "max_removed_fraction": MAX_REMOVED_FRACTION},
+    )
+
+
+def records_checks(records: pd.DataFrame) -> list[dg.AssetCheckResult]:
+    duplicates = duplicate_ids(records)
+    missing = missing_required_fields(records)
+    return [
+        dg.AssetCheckResult(check_name="records_have_unique_ids", passed=not duplicates,
+                            metadata={"duplicates": len(duplicates), "examples": duplicates[:EXAMPLES_SHOWN]}),
+        dg.AssetCheckResult(check_name="records_have_required_fields", passed=not missing,
+                            metadata={"rows_missing": missing}),
+    ]
+
+
+def ml_models_checks(engine: Engine, listed_ids: list[str], merge: MergeResult, system_username: str) -> list[dg.AssetCheckResult]:
+    return [
+        match_listing_check(engine, listed_ids, merge, system_username),
+        ownership_check(engine, listed_ids, merge, system_username),
+        license_check(engine),
+    ]
+
+
+def match_listing_check(engine: Engine, listed_ids: list[str], merge: MergeResult, system_username: str) -> dg.AssetCheckResult:
+    if merge.stale:
+        return not_compared("ml_models_match_listing")
+    missing, unexpected = synced_rows_vs_listing(engine, listed_ids, system_username)
+    return dg.AssetCheckResult(
+        check_name="ml_models_match_listing",
+        passed=not missing and not unexpected,
+        metadata={
+            "missing": len(missing),
+            "unexpected": len(unexpected),
+            "missing_examples": missing[:EXAMPLES_SHOWN],
+            "unexpected_examples": unexpected[:EXAMPLES_SHOWN],
+        },
+    )
+
+
+def ownership_check(engine: Engine, listed_ids: list[str], merge: MergeResult, system_username: str) -> dg.AssetCheckResult:
+    if merge.stale:
+        return not_compared("ml_models_synced_rows_owned_by_system_user")
+    reported = merge.created + merge.updated + merge.unchanged + merge.restored
+    owned = listed_rows_owned_by_system_user(engine, listed_ids, system_username)
+    return dg.AssetCheckResult(check_name="ml_models_synced_rows_owned_by_system_user", passed=owned == reported,
+                               metadata={"reported_synced": reported, "owned_by_system_user": owned})
+
+
+def license_check(engine: Engine) -> dg.AssetCheckResult:
+    null_licenses = null_license_rows(engine)
+    return dg.AssetCheckResult(check_name="ml_models_have_licenses", passed=null_licenses == 0,
+                               metadata={"rows_without_license": null_licenses})
+
+
+def not_compared(check_name: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(check_name=check_name, passed=True,
+                               metadata={"compared": False, "why": "stale listing: a newer one is applied"})

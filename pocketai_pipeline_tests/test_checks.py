@@ -1,0 +1,142 @@
+"""Every asset check passes on a sound sync and fails when the thing it guards is broken."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.catalog.merge import MergeResult
+from pocketai_pipeline.checks import license_check, match_listing_check, ownership_check, records_checks
+from pocketai_pipeline_tests.synthetic import synthetic_listing
+
+TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
+SYSTEM = "hf_sync_system"
+MODELS = synthetic_listing(100)
+LISTED_IDS = [m["id"] for m in MODELS]
+ALL_SYNCED = MergeResult(
+    created=100, updated=0, unchanged=0, removed=0, restored=0, skipped_not_owned=0, stale=False,
+    removal_blocked=False, would_remove=0, active_synced_before=0, row_count=100,
+    created_ids=sorted(LISTED_IDS), updated_ids=[], removed_ids=[], restored_ids=[],
+)
+
+
+def run(resources) -> dg.ExecuteInProcessResult:
+    return dg.materialize([hf_litert_listing, litert_model_records, ml_models], partition_key=TODAY,
+                          resources=resources, raise_on_error=False)
+
+
+def check_outcomes(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+
+
+def row_versions(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT hf_model_id, xmin::text FROM ml_models ORDER BY 1")).all()
+
+
+@pytest.fixture
+def synced(fake_hub, sync_resources) -> sa.Engine:
+    fake_hub.set_models(MODELS)
+    result = run(sync_resources)
+    assert result.success
+    assert check_outcomes(result) == {
+        "listing_not_suspiciously_shrunk": True,
+        "records_have_unique_ids": True,
+        "records_have_required_fields": True,
+        "ml_models_match_listing": True,
+        "ml_models_synced_rows_owned_by_system_user": True,
+        "ml_models_have_licenses": True,
+    }
+    return sync_resources["catalog"].engine()
+
+
+def execute(engine: sa.Engine, *statements: str) -> None:
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+
+
+def test_a_suspicious_shrink_blocks_everything_downstream(synced, fake_hub, sync_resources):
+    fake_hub.set_models(MODELS[:70])  # 30% would be marked removed
+    before = row_versions(synced)
+
+    result = run(sync_resources)
+
+    assert not result.success
+    assert check_outcomes(result) == {"listing_not_suspiciously_shrunk": False}
+    assert result.asset_materializations_for_node("ml_models") == []
+    assert row_versions(synced) == before
+
+
+def test_a_small_shrink_passes_and_marks_the_missing_models(synced, fake_hub, sync_resources):
+    fake_hub.set_models(MODELS[:90])
+
+    result = run(sync_resources)
+
+    assert result.success and all(check_outcomes(result).values())
+    with synced.connect() as conn:
+        removed = conn.execute(sa.text("SELECT count(*) FROM ml_models WHERE removed_upstream_at IS NOT NULL")).scalar()
+    assert removed == 10
+
+
+def test_match_check_fails_when_a_listed_model_lost_its_row(synced):
+    assert match_listing_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM).passed
+    execute(synced, "UPDATE ml_models SET removed_upstream_at = now() WHERE id = (SELECT min(id) FROM ml_models)")
+
+    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM)
+
+    assert not result.passed and result.metadata["missing"].value == 1
+
+
+def test_match_check_fails_on_an_active_synced_row_the_listing_lacks(synced):
+    execute(synced, """INSERT INTO ml_models (name, hf_model_id, author_id, tags, license_type, created_at, updated_at)
+                       SELECT 'ghost', 'ghost/model', id, '{}', 'mit', now(), now() FROM users""")
+
+    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM)
+
+    assert not result.passed and result.metadata["unexpected_examples"].value == ["ghost/model"]
+
+
+def test_ownership_check_fails_when_a_synced_row_belongs_to_someone_else(synced):
+    assert ownership_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM).passed
+    execute(synced,
+            "INSERT INTO users (username, is_developer, created_at) VALUES ('alice', false, now())",
+            "UPDATE ml_models SET author_id = (SELECT id FROM users WHERE username = 'alice') "
+            "WHERE id = (SELECT min(id) FROM ml_models)")
+
+    assert not ownership_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM).passed
+
+
+def test_checks_against_a_stale_merge_do_not_compare(synced):
+    execute(synced, "UPDATE ml_models SET removed_upstream_at = now()")
+    stale = replace(ALL_SYNCED, stale=True, created=0)
+
+    assert match_listing_check(synced, LISTED_IDS, stale, SYSTEM).passed
+    assert ownership_check(synced, LISTED_IDS, stale, SYSTEM).passed
+
+
+def test_license_check_fails_on_a_null_license(synced):
+    assert license_check(synced).passed
+    execute(synced, "ALTER TABLE ml_models ALTER COLUMN license_type DROP NOT NULL",
+            "UPDATE ml_models SET license_type = NULL WHERE id = (SELECT min(id) FROM ml_models)")
+
+    assert not license_check(synced).passed
+
+
+def test_record_checks_fail_on_duplicate_ids_and_missing_fields():
+    frame = pd.DataFrame({
+        "hf_model_id": ["a/x", "a/x", None],
+        "name": ["x", "x", None],
+        "origin_repo_url": ["https://huggingface.co/a/x"] * 3,
+        "license_type": ["mit", "not-a-license", "mit"],
+        "tags": [["litert"], ["litert"], ["litert"]],
+    })
+    unique, required = records_checks(frame)
+    assert not unique.passed and unique.metadata["examples"].value == ["a/x"]
+    assert not required.passed
+    assert required.metadata["rows_missing"].value == {"hf_model_id": 1, "name": 1, "license_type": 1}
+    assert all(result.passed for result in records_checks(frame.iloc[:1]))
