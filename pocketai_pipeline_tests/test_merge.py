@@ -140,7 +140,7 @@ def test_values_become_plain_python():
 def test_first_sync_creates_every_field(engine: Engine, text_dtype: str):
     gemma = record(
         "google/gemma-3n-E2B-it-litert-lm",
-        tags=["z-last", "a-first", "litert"],
+        tags=["z-last", "a-first", "litert", "NULL", 'a,"b"', "{c}", "back\\slash", " spaced "],
         license_type="gemma",
         gated=True,
         downloads=2**40,
@@ -182,7 +182,7 @@ def test_first_sync_creates_every_field(engine: Engine, text_dtype: str):
     synced = rows["google/gemma-3n-E2B-it-litert-lm"]
     assert synced.name == "gemma-3n-E2B-it-litert-lm"
     assert synced.origin_repo_url == "https://huggingface.co/google/gemma-3n-E2B-it-litert-lm"
-    assert synced.tags == ["z-last", "a-first", "litert"]
+    assert synced.tags == ["z-last", "a-first", "litert", "NULL", 'a,"b"', "{c}", "back\\slash", " spaced "]
     assert (synced.task, synced.license_type, synced.downloads, synced.likes) == ("image-classification", "gemma", 2**40, 1)
     assert (synced.gated, synced.hf_sha) == (True, "a" * 40)
     assert synced.hf_created_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -138,7 +138,7 @@ def merge_records(
         skipped_not_owned = conn.execute(query("count_not_owned"), owner).scalar_one()
         created_ids = conn.execute(query("insert_new_models"), owner).scalars().all()
         rewritten = conn.execute(query("update_changed_models"), owner).all()
-        removal_blocked = would_remove > max_removed_fraction * active_synced
+        removal_blocked = active_synced > 0 and would_remove / active_synced > max_removed_fraction
         removed_ids = [] if removal_blocked else conn.execute(query("mark_removed_models"), owner).scalars().all()
 
         restored_ids = [hf_model_id for hf_model_id, restored in rewritten if restored]

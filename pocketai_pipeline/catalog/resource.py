@@ -51,6 +51,7 @@ class CatalogResource(dg.ConfigurableResource):
     system_email: str = "system@pocket-ai.local"
 
     def engine(self) -> Engine:
+        """The catalog's engine, created and migrated on first use in this process."""
         key = self.database_url or f"embedded:{Path(self.home).resolve()}"
         with _engines_lock:
             if key not in _engines:
