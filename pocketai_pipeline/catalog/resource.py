@@ -39,6 +39,17 @@ def catalog_url(database_url: str) -> URL:
     return url.set(drivername=DRIVER)
 
 
+def embedded_url(home: Path) -> URL:
+    """The catalog database of the embedded PostgreSQL under ``home``, started if need be."""
+    try:
+        return make_url(embedded.database_url(home))
+    except Exception as error:  # pgserver fails in many ways (permissions, ports, a corrupt data dir)
+        raise CatalogConnectionError(
+            f"cannot start the embedded PostgreSQL under {home} (POCKETAI_HOME): {error}; "
+            "fix or remove that directory, or set DATABASE_URL to use another database"
+        ) from error
+
+
 class CatalogResource(dg.ConfigurableResource):
     """The Pocket AI catalog (PostgreSQL), migrated to the newest schema before first use.
 
@@ -62,7 +73,8 @@ class CatalogResource(dg.ConfigurableResource):
         if self.database_url:
             url, where = catalog_url(self.database_url), "DATABASE_URL"
         else:
-            url, where = self._embedded_url(), f"the embedded PostgreSQL under {Path(self.home).resolve()} (POCKETAI_HOME)"
+            home = Path(self.home).resolve()
+            url, where = embedded_url(home), f"the embedded PostgreSQL under {home} (POCKETAI_HOME)"
         engine = create_engine(url, pool_pre_ping=True)
         try:
             migrate_to_head(engine)
@@ -72,13 +84,3 @@ class CatalogResource(dg.ConfigurableResource):
                 f"cannot connect to or migrate the catalog database at {where} = {url!r}: {error.orig}"
             ) from error
         return engine
-
-    def _embedded_url(self) -> URL:
-        home = Path(self.home).resolve()
-        try:
-            return make_url(embedded.database_url(home))
-        except Exception as error:
-            raise CatalogConnectionError(
-                f"cannot start the embedded PostgreSQL under {home} (POCKETAI_HOME): {error}; "
-                "fix or remove that directory, or set DATABASE_URL to use another database"
-            ) from error
