@@ -21,6 +21,7 @@ from pocketai_pipeline.hub.listing import HubListing
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.metadata import ML_MODELS_SCHEMA, listing_metadata, merge_metadata, records_metadata
 from pocketai_pipeline.partitions import daily_partitions
+from pocketai_pipeline.settings import hub_step_retries, hub_step_retry_delay_seconds
 from pocketai_pipeline.sync.records import normalize_listing
 
 GROUP = "hf_litert_sync"
@@ -45,7 +46,12 @@ hub_models = dg.AssetSpec(
     code_version="1",
     check_specs=LISTING_CHECKS,
     # Whole-step retries on top of the per-request ones: the Hub's bad minutes pass.
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    retry_policy=dg.RetryPolicy(
+        max_retries=hub_step_retries(),
+        delay=hub_step_retry_delay_seconds(),
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    ),
     description="Every model the Hub lists for the filter, exactly as the Hub sent it (gzip JSON lines).",
 )
 def hf_litert_listing(hub: HubResource, catalog: CatalogResource) -> Iterator:

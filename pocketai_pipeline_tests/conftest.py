@@ -7,6 +7,9 @@ from pathlib import Path
 
 # huggingface_hub reads these at import: keep its telemetry off the network during tests.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# One quick step-level retry of the Hub fetch instead of minutes of backoff (read when assets.py loads).
+os.environ["POCKETAI_HUB_STEP_RETRIES"] = "1"
+os.environ["POCKETAI_HUB_STEP_RETRY_DELAY_SECONDS"] = "0.1"
 
 import psycopg
 import pytest

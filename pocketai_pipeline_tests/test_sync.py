@@ -155,10 +155,14 @@ def test_a_listing_that_cannot_be_fetched_fails_the_run_and_changes_nothing(sync
     fake_hub.set_models(listing[:100])  # would mark most models removed, if it got that far
     fake_hub.fail_on_page(2, status=500)
 
+    fake_hub.requests.clear()
+
     result = materialize(sync_resources)
 
     assert not result.success
     assert row_versions(engine) == before
+    first_pages = [r for r in fake_hub.requests if r.path == "/api/models" and "cursor" not in r.query]
+    assert len(first_pages) == 2  # the step was retried once (POCKETAI_HUB_STEP_RETRIES=1 in tests)
 
 
 def test_merge_step_reexecutes_from_stored_data_without_asking_the_hub(sync_resources, listing, fake_hub):
