@@ -29,12 +29,13 @@ sync: install  ## materialize today's partition from the command line and print 
 	@$(VENV)/bin/dagster asset materialize -m pocketai_pipeline.definitions --select '*' --partition $(TODAY) \
 	  && $(PY) -m pocketai_pipeline.report
 
-demo: install  ## `make sync` twice against a local fake Hub serving 2,100 synthetic models; no internet needed
-	@export POCKETAI_HOME=$(abspath .pocketai-demo); \
-	  $(PY) -m pocketai_pipeline_tests.fake_hub --port 0 --models 2100 --page-size 500 --edge-cases --url-file $$POCKETAI_HOME.url & HUB=$$!; \
+demo: install  ## `make sync` twice against a local fake Hub serving 2,100+ synthetic models; no internet needed
+	@export POCKETAI_HOME=$(abspath .pocketai-demo); mkdir -p $$POCKETAI_HOME; rm -f $$POCKETAI_HOME/fake-hub.url; \
+	  $(PY) -m pocketai_pipeline_tests.fake_hub --port 0 --models 2100 --page-size 500 --edge-cases \
+	    --url-file $$POCKETAI_HOME/fake-hub.url & HUB=$$!; \
 	  trap 'kill $$HUB; $(EMBEDDED) stop' EXIT; \
-	  for i in $$(seq 50); do test -s $$POCKETAI_HOME.url && break; sleep 0.2; done; \
-	  export HF_ENDPOINT=$$(cat $$POCKETAI_HOME.url); echo "fake Hub at $$HF_ENDPOINT"; \
+	  for i in $$(seq 100); do test -s $$POCKETAI_HOME/fake-hub.url && break; sleep 0.2; done; \
+	  export HF_ENDPOINT=$$(cat $$POCKETAI_HOME/fake-hub.url); echo "fake Hub at $$HF_ENDPOINT"; \
 	  $(MAKE) --no-print-directory sync && echo "--- again: nothing should change ---" && $(MAKE) --no-print-directory sync
 
 test: install  ## the whole suite, end-to-end tests included

@@ -74,7 +74,7 @@ def hf_litert_listing(hub: HubResource, catalog: CatalogResource) -> Iterator:
 def litert_model_records(context: dg.AssetExecutionContext, hf_litert_listing: HubListing) -> Iterator:
     normalized = normalize_listing(hf_litert_listing.models)
     for reject in normalized.rejects:
-        context.log.warning(f"skipped {reject.hf_model_id or '(no id)'}: {reject.reason}")
+        context.log.warning(f"left out {reject.hf_model_id or 'a record'}: {reject.reason}")
     records = normalized.records
     records.attrs = {
         "fetched_at": hf_litert_listing.fetched_at.isoformat(),
