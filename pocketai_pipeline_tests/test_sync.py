@@ -165,17 +165,6 @@ def test_a_listing_that_cannot_be_fetched_fails_the_run_and_changes_nothing(sync
     assert len(first_pages) == 2  # the step was retried once (POCKETAI_HUB_STEP_RETRIES=1 in tests)
 
 
-def test_merge_step_reexecutes_from_stored_data_without_asking_the_hub(sync_resources, listing, fake_hub):
-    assert materialize(sync_resources).success
-    fake_hub.requests.clear()
-
-    result = materialize(sync_resources, selection=[ml_models])
-
-    assert result.success
-    assert [r for r in fake_hub.requests if r.path.startswith("/api/models")] == []
-    assert merge_metadata(result)["unchanged"] > 0
-
-
 def test_an_older_partition_rerun_after_a_newer_one_is_stale_and_changes_nothing(sync_resources, listing, fake_hub):
     assert materialize(sync_resources, partition_key=YESTERDAY).success
     changed = [{**m, "downloads": 10**9} if m.get("id") == listing[0]["id"] else m for m in listing]
