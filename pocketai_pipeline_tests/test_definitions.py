@@ -1,5 +1,6 @@
 """The code location loads, keeps the contract's names, and works through Dagster's own CLI."""
 
+import json
 import os
 import subprocess
 import sys
@@ -55,21 +56,27 @@ def test_dagster_definitions_validate_passes_without_deprecation_warnings(tmp_pa
 
 
 @pytest.mark.slow
-def test_dagster_asset_materialize_cli_syncs_today(tmp_path, fake_hub, database_url, dagster_pg_url):
+def test_dagster_cli_materializes_today_then_the_job_changes_nothing(tmp_path, fake_hub, database_url, dagster_pg_url):
     fake_hub.set_models(synthetic_listing(120))
     fake_hub.page_size = 50
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-
-    result = subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "pocketai_pipeline.definitions", "--select", "*", "--partition", today],
-        cwd=REPO, env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, DATABASE_URL=database_url, DAGSTER_PG_URL=dagster_pg_url),
-        capture_output=True, text=True, timeout=300,
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr
+    env = cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, DATABASE_URL=database_url, DAGSTER_PG_URL=dagster_pg_url)
     engine = sa.create_engine(database_url)
-    with engine.connect() as conn:
-        count = conn.execute(sa.text("SELECT count(*) FROM ml_models WHERE removed_upstream_at IS NULL")).scalar()
-    engine.dispose()
-    assert count == 120
+
+    def dagster(*args: str) -> None:
+        result = subprocess.run([DAGSTER, *args, "-m", "pocketai_pipeline.definitions"],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def rows() -> list:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT hf_model_id, xmin::text FROM ml_models WHERE removed_upstream_at IS NULL")).all()
+
+    dagster("asset", "materialize", "--select", "*", "--partition", today)
+    assert len(rows()) == 120
     assert (tmp_path / "data" / "hf_litert_listing" / f"{today}.jsonl.gz").exists()
+    before = rows()
+
+    dagster("job", "execute", "-j", "hf_litert_sync_job", "--tags", json.dumps({"dagster/partition": today}))
+    assert rows() == before
+    engine.dispose()
