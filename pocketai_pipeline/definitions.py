@@ -3,11 +3,14 @@
 import dagster as dg
 
 from pocketai_pipeline.assets import hf_litert_listing, hub_models, litert_model_records, ml_models
+from pocketai_pipeline.automation import build_schedules, build_sensors
 from pocketai_pipeline.jobs import hf_litert_sync_job
 from pocketai_pipeline.resources import build_resources
 
 defs = dg.Definitions(
     assets=[hub_models, hf_litert_listing, litert_model_records, ml_models],
     jobs=[hf_litert_sync_job],
+    schedules=build_schedules(),
+    sensors=build_sensors(),
     resources=build_resources(),
 )

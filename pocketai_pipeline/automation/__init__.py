@@ -1,0 +1,27 @@
+"""The schedule and sensors of the sync job, built from the environment when the code location loads."""
+
+import dagster as dg
+
+from pocketai_pipeline.automation.change_sensor import change_sensor
+from pocketai_pipeline.automation.failure_sensor import sync_failure_sensor
+from pocketai_pipeline.automation.schedule import daily_schedule
+from pocketai_pipeline.automation.settings import DEFAULT_SYNC_CRON, AutomationSettings
+
+
+def build_schedules() -> list[dg.ScheduleDefinition]:
+    settings = AutomationSettings.from_env()
+    try:
+        return [daily_schedule(settings.sync_cron, settings.schedule_enabled)]
+    except dg.DagsterInvalidDefinitionError:
+        raise ValueError(
+            f"POCKETAI_SYNC_CRON={settings.sync_cron!r} is not a cron schedule Dagster accepts: give five fields "
+            f"(minute hour day month weekday), e.g. POCKETAI_SYNC_CRON='{DEFAULT_SYNC_CRON}' for 02:00 UTC daily"
+        ) from None
+
+
+def build_sensors() -> list[dg.SensorDefinition]:
+    settings = AutomationSettings.from_env()
+    return [
+        change_sensor(settings.change_sensor_interval_seconds),
+        sync_failure_sensor(settings.alert_webhook_url, settings.dagster_url, settings.secrets),
+    ]
