@@ -62,13 +62,13 @@ def busy_sync_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
 
 
 def change_sensor(minimum_interval_seconds: int) -> dg.SensorDefinition:
-    """The sensor, polling at most every `minimum_interval_seconds`. Stopped until turned on in the UI."""
+    """The sensor, polling at most every `minimum_interval_seconds`; running by default."""
 
     @dg.sensor(
         name="hf_litert_change_sensor",
         job=hf_litert_sync_job,
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=dg.DefaultSensorStatus.STOPPED,
+        default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Polls the Hub's most recently modified LiteRT models and requests a sync of today's "
             "partition when one is new or modified since the last look."
