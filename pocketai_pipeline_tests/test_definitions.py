@@ -30,6 +30,11 @@ def test_definitions_keep_the_contract_names():
     assert len({graph.get(dg.AssetKey(name)).partitions_def for name in SYNC_ASSETS}) == 1
     job = defs.resolve_job_def("hf_litert_sync_job")
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == SYNC_ASSETS
+    schedule = defs.resolve_schedule_def("hf_litert_daily_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "UTC")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    for name in ("hf_litert_change_sensor", "hf_litert_sync_failure_sensor"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_partitions_cover_today_and_the_thirty_days_before():
