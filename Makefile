@@ -44,7 +44,7 @@ test: install  ## the whole suite, end-to-end tests included
 test-fast: install  ## without the slow end-to-end tests
 	$(VENV)/bin/pytest -m 'not slow'
 
-bench: install  ## merge vs the old job's per-row writes: speed and memory, 763 to 10,000 models (~4 min)
+bench: install  ## merge vs the old job's per-row writes: speed and memory, 763 to 10,000 models (3-5 min on 2 cores)
 	$(PY) -m benchmarks.sync_bench --latency-ms 0 1
 
 stop:  ## stop the embedded PostgreSQL
