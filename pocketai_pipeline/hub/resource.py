@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from pocketai_pipeline.hub.client import HubClient
-from pocketai_pipeline.hub.listing import HubListing, fetch_listing, parse_filters, recently_modified
+from pocketai_pipeline.hub.listing import HubListing, fetch_listing, parse_filters
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -35,8 +35,3 @@ class HubResource(dg.ConfigurableResource):
 
     def fetch_listing(self) -> HubListing:
         return fetch_listing(self.client(), self.filters())
-
-    def recently_modified(self, limit: int = 20) -> list:
-        """The newest-modified models of every filter (for the change sensor)."""
-        client = self.client()
-        return [model for hub_filter in self.filters() for model in recently_modified(client, hub_filter, limit)]
