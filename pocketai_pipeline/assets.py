@@ -78,7 +78,8 @@ def litert_model_records(context: dg.AssetExecutionContext, hf_litert_listing: H
     records = normalized.records
     records.attrs = {
         "fetched_at": hf_litert_listing.fetched_at.isoformat(),
-        "skipped_upstream": normalized.skipped_private + normalized.skipped_disabled + len(normalized.rejects),
+        "skipped_private_or_disabled": normalized.skipped_private + normalized.skipped_disabled,
+        "skipped_invalid": len(normalized.rejects),
     }
     yield dg.Output(records, metadata=records_metadata(normalized))
     yield from records_checks(records)
@@ -113,6 +114,6 @@ def ml_models(
         context.log.warning(f"partition {context.partition_key}: a newer listing is already applied; nothing changed")
     listed_ids = litert_model_records["hf_model_id"].tolist()
     return dg.MaterializeResult(
-        metadata=merge_metadata(result, litert_model_records.attrs.get("skipped_upstream", 0), time.monotonic() - started),
+        metadata=merge_metadata(result, litert_model_records.attrs, time.monotonic() - started),
         check_results=ml_models_checks(engine, listed_ids, result, catalog.system_username),
     )

@@ -61,7 +61,10 @@ def records_metadata(normalized: NormalizedListing) -> dict[str, object]:
     return metadata
 
 
-def merge_metadata(result: MergeResult, skipped_upstream: int, duration_seconds: float) -> dict[str, object]:
+def merge_metadata(result: MergeResult, records_attrs: dict, duration_seconds: float) -> dict[str, object]:
+    """`records_attrs`: what the records step counted before the merge (see litert_model_records)."""
+    private_or_disabled = records_attrs.get("skipped_private_or_disabled", 0)
+    invalid = records_attrs.get("skipped_invalid", 0)
     return {
         "created": result.created,
         "updated": result.updated,
@@ -69,8 +72,9 @@ def merge_metadata(result: MergeResult, skipped_upstream: int, duration_seconds:
         "removed": result.removed,
         "restored": result.restored,
         "skipped_not_owned": result.skipped_not_owned,
-        "skipped_upstream": skipped_upstream,
-        "skipped": result.skipped_not_owned + skipped_upstream,
+        "skipped_private_or_disabled": private_or_disabled,
+        "skipped_invalid": invalid,
+        "skipped": result.skipped_not_owned + private_or_disabled + invalid,
         "stale": result.stale,
         "removal_blocked": result.removal_blocked,
         "duration_seconds": round(duration_seconds, 3),

@@ -105,7 +105,10 @@ def test_first_sync_creates_every_public_model_then_an_identical_resync_writes_n
     [(system_id, username, email, is_developer)] = users
     assert (username, email, is_developer) == ("hf_sync_system", "system@pocket-ai.local", True)
     assert {row["author_id"] for row in rows.values()} == {system_id}
-    assert merge_metadata(result)["created"] == len(rows)
+    counts = merge_metadata(result)
+    assert counts["created"] == len(rows)
+    assert (counts["skipped_private_or_disabled"], counts["skipped_invalid"], counts["skipped_not_owned"]) == (2, 5, 0)
+    assert counts["dagster/row_count"] == len(rows) and counts["duration_seconds"] > 0
 
     for model_id, license_type in EXPECTED_LICENSES.items():
         assert rows[model_id]["license_type"] == license_type, model_id
