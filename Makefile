@@ -44,6 +44,10 @@ test: install  ## the whole suite, end-to-end tests included
 test-fast: install  ## without the slow end-to-end tests
 	$(VENV)/bin/pytest -m 'not slow'
 
+.PHONY: browser-deps
+browser-deps:  ## Debian's chromium, for the browser test (apt-get, as root)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 bench: install  ## merge vs the old job's per-row writes: speed and memory, 763 to 10,000 models (3-5 min on 2 cores)
 	$(PY) -m benchmarks.sync_bench --latency-ms 0 1
 

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline_tests.fake_hub import FakeHub
+from pocketai_pipeline_tests.processes import EndToEnd, running_end_to_end
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +71,28 @@ def sync_resources(fake_hub: FakeHub, database_url: str, tmp_path: Path) -> dict
         "listing_io_manager": ListingIOManager(base_dir=str(tmp_path / "data")),
         "records_io_manager": RecordsIOManager(base_dir=str(tmp_path / "data")),
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the running deployment last and together, so its processes stop right after them."""
+    items.sort(key=lambda item: "end_to_end" in item.fixturenames)
+
+
+@pytest.fixture(scope="session")
+def end_to_end(pg_home: Path, tmp_path_factory) -> Iterator[EndToEnd]:
+    """The webserver and daemon on fresh databases and a fake Hub, after today's sync through the UI's GraphQL.
+
+    Session-wide so that the end-to-end and browser tests share it: starting the processes and the first
+    sync take a minute or more. See processes.py.
+    """
+    names = {kind: f"e2e_{kind}_{uuid.uuid4().hex[:12]}" for kind in ("catalog", "dagster")}
+    try:
+        with running_end_to_end(
+            catalog_url=embedded.database_url(pg_home, names["catalog"]),
+            dagster_pg_url=embedded.database_url(pg_home, names["dagster"], driver="psycopg2"),
+            home=tmp_path_factory.mktemp("end_to_end"),
+        ) as e2e:
+            yield e2e
+    finally:
+        for name in names.values():
+            drop_database(pg_home, name)
