@@ -11,7 +11,7 @@ export DAGSTER_HOME := $(CURDIR)
 EMBEDDED := $(PY) -m pocketai_pipeline.catalog.embedded
 TODAY = $$(date -u +%F)
 
-.PHONY: dev install sync demo test test-fast bench stop lock clean
+.PHONY: dev install sync demo test test-fast bench stop lock clean browser-deps
 
 install: $(INSTALLED)
 
@@ -38,13 +38,12 @@ demo: install  ## `make sync` twice against a local fake Hub serving 2,100+ synt
 	  export HF_ENDPOINT=$$(cat $$POCKETAI_HOME/fake-hub.url); echo "fake Hub at $$HF_ENDPOINT"; \
 	  $(MAKE) --no-print-directory sync && echo "--- again: nothing should change ---" && $(MAKE) --no-print-directory sync
 
-test: install  ## the whole suite, end-to-end tests included
+test: install browser-deps  ## the whole suite, end-to-end and browser tests included
 	$(VENV)/bin/pytest
 
 test-fast: install  ## without the slow end-to-end tests
 	$(VENV)/bin/pytest -m 'not slow'
 
-.PHONY: browser-deps
 browser-deps:  ## Debian's chromium, for the browser test (apt-get, as root)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 

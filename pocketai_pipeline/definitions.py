@@ -13,4 +13,6 @@ defs = dg.Definitions(
     schedules=build_schedules(),
     sensors=build_sensors(),
     resources=build_resources(),
+    # The three steps run one after another: one process per run instead of one per step.
+    executor=dg.in_process_executor,
 )
