@@ -26,7 +26,8 @@ dev: install  ## the Dagster UI and daemon at http://127.0.0.1:3000, on the embe
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 sync: install  ## materialize today's partition from the command line and print the counts
-	@$(VENV)/bin/dagster asset materialize -m pocketai_pipeline.definitions --select '*' --partition $(TODAY) \
+	@test -e $$POCKETAI_HOME/pg/postmaster.pid || trap '$(EMBEDDED) stop >/dev/null' EXIT; \
+	  $(VENV)/bin/dagster asset materialize -m pocketai_pipeline.definitions --select '*' --partition $(TODAY) \
 	  && $(PY) -m pocketai_pipeline.report
 
 demo: install  ## `make sync` twice against a local fake Hub serving 2,100+ synthetic models; no internet needed
