@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import ensure_system_user
-from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION
+from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def merge_records(
         skipped_not_owned = conn.execute(query("count_not_owned"), owner).scalar_one()
         created_ids = conn.execute(query("insert_new_models"), owner).scalars().all()
         rewritten = conn.execute(query("update_changed_models"), owner).all()
-        removal_blocked = active_synced > 0 and would_remove / active_synced > max_removed_fraction
+        removal_blocked = is_suspicious_shrink(active_synced, would_remove, max_removed_fraction)
         removed_ids = [] if removal_blocked else conn.execute(query("mark_removed_models"), owner).scalars().all()
 
         restored_ids = [hf_model_id for hf_model_id, restored in rewritten if restored]
