@@ -1,7 +1,5 @@
 """Read-only questions the asset checks ask the catalog after a merge."""
 
-from datetime import datetime
-
 from sqlalchemy import Engine
 
 from pocketai_pipeline.catalog.queries import query
@@ -26,8 +24,3 @@ def listed_rows_owned_by_system_user(engine: Engine, listed_ids: list[str], syst
 def null_license_rows(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(query("count_null_licenses")).scalar_one()
-
-
-def newest_applied_fetched_at(engine: Engine) -> datetime | None:
-    with engine.connect() as conn:
-        return conn.execute(query("newest_applied_fetched_at")).scalar()
