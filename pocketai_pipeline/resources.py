@@ -1,10 +1,10 @@
 """Resources and IO managers configured from the environment (see the README's settings table)."""
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
+from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, HubResource
 from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
@@ -15,12 +15,8 @@ def secret_env(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-def pocketai_home() -> Path:
-    return Path(os.environ.get("POCKETAI_HOME") or ".pocketai").resolve()
-
-
 def build_resources() -> dict[str, object]:
-    home = pocketai_home()
+    home = embedded.home_dir()
     return {
         "hub": HubResource(
             endpoint=os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,
