@@ -13,21 +13,6 @@ import pandas as pd
 
 from pocketai_pipeline.sync.licenses import hub_license_id, license_type
 
-RECORD_COLUMNS = (
-    "hf_model_id",
-    "name",
-    "origin_repo_url",
-    "tags",
-    "task",
-    "license_type",
-    "downloads",
-    "likes",
-    "gated",
-    "hf_sha",
-    "hf_created_at",
-    "hf_last_modified",
-)
-
 # Chosen so the frame survives a Parquet round trip with missing values still missing.
 RECORD_DTYPES: dict[str, str] = {
     "hf_model_id": "string",
@@ -43,6 +28,7 @@ RECORD_DTYPES: dict[str, str] = {
     "hf_created_at": "datetime64[us, UTC]",
     "hf_last_modified": "datetime64[us, UTC]",
 }
+RECORD_COLUMNS = tuple(RECORD_DTYPES)
 
 HUB_URL = "https://huggingface.co"
 _BIGINT_MAX = 2**63 - 1
