@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from pocketai_pipeline.catalog.queries import query
-from pocketai_pipeline.catalog.schema import ensure_system_user
+from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, ensure_system_user
 from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink
 
 
@@ -115,8 +115,8 @@ def merge_records(
     *,
     fetched_at: datetime,
     partition_key: str,
-    system_username: str = "hf_sync_system",
-    system_email: str = "system@pocket-ai.local",
+    system_username: str = SYSTEM_USERNAME,
+    system_email: str = SYSTEM_EMAIL,
     max_removed_fraction: float = MAX_REMOVED_FRACTION,
 ) -> MergeResult:
     """Merge one complete Hub listing (``records``, fetched at ``fetched_at``) into ml_models."""
@@ -165,7 +165,7 @@ def merge_records(
 
 
 def count_would_remove(
-    engine: Engine, hf_model_ids: Iterable[str], system_username: str = "hf_sync_system"
+    engine: Engine, hf_model_ids: Iterable[str], system_username: str = SYSTEM_USERNAME
 ) -> tuple[int, int]:
     """(active synced models, how many of them a listing of ``hf_model_ids`` would mark removed)."""
     with engine.connect() as conn:

@@ -8,7 +8,7 @@ from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from pocketai_pipeline.catalog import embedded
-from pocketai_pipeline.catalog.schema import migrate_to_head
+from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, migrate_to_head
 
 DRIVER = "postgresql+psycopg"
 # postgres:// is the Heroku spelling, which SQLAlchemy does not know.
@@ -58,8 +58,8 @@ class CatalogResource(dg.ConfigurableResource):
 
     database_url: str | None = None
     home: str = ".pocketai"
-    system_username: str = "hf_sync_system"
-    system_email: str = "system@pocket-ai.local"
+    system_username: str = SYSTEM_USERNAME
+    system_email: str = SYSTEM_EMAIL
 
     def engine(self) -> Engine:
         """The catalog's engine, created and migrated on first use in this process."""

@@ -12,6 +12,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Not Alembic's default `alembic_version`: the Pocket AI app may keep its own Alembic history
 # in the same database.
 VERSION_TABLE = "pocketai_pipeline_alembic_version"
+# Contract rule 1: the user that owns every synced model.
+SYSTEM_USERNAME = "hf_sync_system"
+SYSTEM_EMAIL = "system@pocket-ai.local"
 
 
 def alembic_config(connection: Connection) -> Config:
@@ -35,7 +38,7 @@ def migrate_to_head(engine: Engine) -> None:
 
 
 def ensure_system_user(
-    conn: Connection, username: str = "hf_sync_system", email: str = "system@pocket-ai.local"
+    conn: Connection, username: str = SYSTEM_USERNAME, email: str = SYSTEM_EMAIL
 ) -> int:
     """The id of the sync's system user, created (is_developer) on first need, never twice.
 
