@@ -18,6 +18,11 @@ EXPECTED_DTYPES = {
     "hf_sha": "string",
     "hf_created_at": "datetime64[us, UTC]",
     "hf_last_modified": "datetime64[us, UTC]",
+    "hf_license_id": "string",
+    "hf_license_name": "string",
+    "library_name": "string",
+    "base_models": "object",
+    "runtime_formats": "object",
 }
 
 
@@ -78,16 +83,24 @@ def test_a_full_hub_model_becomes_one_record():
         "hf_sha": "0123456789abcdef0123456789abcdef01234567",
         "hf_created_at": pd.Timestamp("2025-03-04T05:06:07", tz="UTC"),
         "hf_last_modified": pd.Timestamp("2025-06-07T08:09:10", tz="UTC"),
+        "hf_license_id": "gemma",
+        "hf_license_name": None,
+        "library_name": "litert",
+        "base_models": [],
+        "runtime_formats": ["litert-lm"],
     }
     assert (listing.skipped_private, listing.skipped_disabled, listing.duplicates) == (0, 0, 0)
 
 
 def test_optional_fields_absent_are_missing_not_nan():
-    model = without(hub_model(), "pipeline_tag", "downloads", "likes", "gated", "sha", "createdAt", "lastModified")
+    model = without(hub_model(), "pipeline_tag", "downloads", "likes", "gated", "sha", "createdAt", "lastModified",
+                    "library_name", "cardData", "siblings")
     records = normalize_listing([model]).records
 
-    for column in ("task", "downloads", "likes", "gated", "hf_sha"):
+    for column in ("task", "downloads", "likes", "gated", "hf_sha", "library_name", "hf_license_name"):
         assert records[column].iloc[0] is pd.NA, column
+    assert records["hf_license_id"].iloc[0] == "apache-2.0"  # from the license: tag
+    assert records["base_models"].iloc[0] == [] and records["runtime_formats"].iloc[0] == []
     assert records["hf_created_at"].iloc[0] is pd.NaT
     assert records["hf_last_modified"].iloc[0] is pd.NaT
 
@@ -439,3 +452,96 @@ def test_the_empty_frame_survives_a_parquet_round_trip(tmp_path):
     assert list(loaded.columns) == list(RECORD_COLUMNS)
     assert {column: str(dtype) for column, dtype in loaded.dtypes.items()} == EXPECTED_DTYPES
     assert len(loaded) == 0
+
+
+# --- The columns an app needs beyond the first sync's: licence id and name, library, base models, runtimes.
+
+
+@pytest.mark.parametrize(
+    ("card_data", "tags", "license_id", "license_type"),
+    [
+        ({"license": "Other", "license_name": "lfm-open-license-v1.0"}, [], "other", "other"),
+        ({"license": " Apache-2.0 "}, [], "apache-2.0", "apache_2_0"),
+        ({"license": ["MIT", "apache-2.0"]}, [], "mit", "mit"),
+        (None, ["license:LLAMA3.2"], "llama3.2", "llama"),
+        ({"license": "unknown"}, [], "unknown", "unknown"),
+        ({"license": ""}, ["license:gemma"], "gemma", "gemma"),
+        (None, [], None, "unknown"),
+    ],
+)
+def test_hf_license_id_is_what_rule_4_found_trimmed_and_lower_cased(card_data, tags, license_id, license_type):
+    record = only_record(normalize_listing([hub_model(cardData=card_data, tags=["litert", *tags])]))
+
+    assert (record["hf_license_id"], record["license_type"]) == (license_id, license_type)
+
+
+@pytest.mark.parametrize(
+    ("card_data", "license_name"),
+    [
+        ({"license": "other", "license_name": " health-ai-developer-foundations "}, "health-ai-developer-foundations"),
+        ({"license": "apache-2.0", "license_name": "Apache License 2.0"}, "Apache License 2.0"),
+        ({"license": "other", "license_name": ""}, None),
+        ({"license": "other", "license_name": "  "}, None),
+        ({"license": "other", "license_name": 2}, None),
+        ({"license": "other"}, None),
+        (None, None),
+    ],
+)
+def test_hf_license_name_is_the_card_license_name_trimmed_whatever_the_licence(card_data, license_name):
+    record = only_record(normalize_listing([hub_model(cardData=card_data)]))
+
+    assert record["hf_license_name"] == license_name
+
+
+def test_library_name_is_the_hubs_and_a_non_string_is_rejected():
+    assert only_record(normalize_listing([hub_model(library_name="litert-lm")]))["library_name"] == "litert-lm"
+    assert "library_name" in the_reject(normalize_listing([hub_model(library_name=["litert"])])).reason
+
+
+@pytest.mark.parametrize(
+    ("card_data", "tags", "base_models"),
+    [
+        ({"base_model": "google/gemma-3-1b-it"}, [], ["google/gemma-3-1b-it"]),
+        ({"base_model": ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-0.6B-Base", "Qwen/Qwen3-0.6B"]}, [],
+         ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-0.6B-Base"]),
+        # the card wins over the tags
+        ({"base_model": "a/card"}, ["base_model:b/tag"], ["a/card"]),
+        # tags only: the plain form, in order, without repeats; relation tags are not read
+        ({}, ["base_model:google/gemma-3n-E2B-it", "base_model:quantized:google/gemma-3n-E2B-it",
+              "base_model:finetune:x/y", "base_model:z/w", "base_model:google/gemma-3n-E2B-it"],
+         ["google/gemma-3n-E2B-it", "z/w"]),
+        (None, ["base_model:quantized:google/gemma-3-1b-it"], []),
+        ({"base_model": ""}, ["base_model:from/tag"], ["from/tag"]),
+        ({"base_model": [None, 3]}, ["base_model:from/tag"], ["from/tag"]),
+        ({"base_model": [" spaced/id "]}, [], ["spaced/id"]),
+        (None, [], []),
+    ],
+)
+def test_base_models_from_the_card_else_plain_base_model_tags(card_data, tags, base_models):
+    record = only_record(normalize_listing([hub_model(cardData=card_data, tags=["litert", *tags])]))
+
+    assert record["base_models"] == base_models
+
+
+@pytest.mark.parametrize(
+    ("files", "runtime_formats"),
+    [
+        (["model.tflite"], ["litert"]),
+        (["gemma3-1b-it-int4.litertlm", "gemma3-1b-it-int4.task", "README.md"], ["litert-lm", "mediapipe-task"]),
+        (["int8/encoder.tflite", "fp16/decoder.tflite", "tokenizer.json"], ["litert"]),
+        (["MODEL.TFLITE"], ["litert"]),
+        (["model.task", "model.litertlm", "model.tflite"], ["litert", "litert-lm", "mediapipe-task"]),
+        (["model.onnx", "config.json", "tflite.md"], []),
+        ([], []),
+    ],
+)
+def test_runtime_formats_come_from_the_listed_file_names_sorted(files, runtime_formats):
+    siblings = [{"rfilename": name} for name in files]
+    record = only_record(normalize_listing([hub_model(siblings=siblings)]))
+
+    assert record["runtime_formats"] == runtime_formats
+
+
+@pytest.mark.parametrize("siblings", ["model.tflite", [{"name": "model.tflite"}], [{"rfilename": 7}], ["model.tflite"]])
+def test_malformed_siblings_reject_the_record(siblings):
+    assert "siblings" in the_reject(normalize_listing([hub_model(siblings=siblings)])).reason

@@ -100,6 +100,14 @@ def hub_license_id(card_data: object, tags: list[str]) -> str | None:
     return _card_license(card_data) or _tag_license(tags)
 
 
+def license_name(card_data: object) -> str | None:
+    """`cardData.license_name` trimmed (the name behind `license: other`, mostly); None when absent or blank."""
+    declared = card_data.get("license_name") if isinstance(card_data, dict) else None
+    if not isinstance(declared, str):
+        return None
+    return _clean(declared) or None
+
+
 def license_type(hub_license: str | None) -> str:
     """The catalog `license_type` for a Hub license id; `unknown` when none is declared."""
     key = _clean(hub_license or "").lower()

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from pocketai_pipeline.sync.licenses import hub_license_id, license_type
+from pocketai_pipeline.sync.files import runtime_formats
+from pocketai_pipeline.sync.licenses import hub_license_id, license_name, license_type
 
 # Chosen so the frame survives a Parquet round trip with missing values still missing.
 RECORD_DTYPES: dict[str, str] = {
@@ -27,12 +28,18 @@ RECORD_DTYPES: dict[str, str] = {
     "hf_sha": "string",
     "hf_created_at": "datetime64[us, UTC]",
     "hf_last_modified": "datetime64[us, UTC]",
+    "hf_license_id": "string",
+    "hf_license_name": "string",
+    "library_name": "string",
+    "base_models": "object",
+    "runtime_formats": "object",
 }
 RECORD_COLUMNS = tuple(RECORD_DTYPES)
 
 HUB_URL = "https://huggingface.co"
 _BIGINT_MAX = 2**63 - 1
 _GATED_MODES = {True: True, False: False, "auto": True, "manual": True}
+_BASE_MODEL_TAG_PREFIX = "base_model:"
 
 
 @dataclass(frozen=True)
@@ -151,21 +158,56 @@ def _gated(item: dict) -> bool | None:
     return _GATED_MODES[value]
 
 
+def _base_models(item: dict, tags: list[str]) -> list[str]:
+    """`cardData.base_model` (a string or a list of strings), else the ids of `base_model:<id>` tags.
+
+    Tags with a relation (`base_model:quantized:<id>`) are not read; repeats are dropped, order kept.
+    """
+    card_data = item.get("cardData")
+    declared = card_data.get("base_model") if isinstance(card_data, dict) else None
+    candidates = declared if isinstance(declared, list) else [declared]
+    from_card = [_strip_nul(value).strip() for value in candidates if isinstance(value, str)]
+    from_tags = [
+        tag.removeprefix(_BASE_MODEL_TAG_PREFIX).strip()
+        for tag in tags
+        if tag.startswith(_BASE_MODEL_TAG_PREFIX) and ":" not in tag.removeprefix(_BASE_MODEL_TAG_PREFIX)
+    ]
+    return list(dict.fromkeys(value for value in (from_card if any(from_card) else from_tags) if value))
+
+
+def _file_names(item: dict) -> list[str]:
+    """The `rfilename` of every listed file (`siblings`); absent gives []."""
+    siblings = item.get("siblings")
+    if siblings is None:
+        return []
+    if not isinstance(siblings, list) or not all(
+        isinstance(sibling, dict) and isinstance(sibling.get("rfilename"), str) for sibling in siblings
+    ):
+        raise _InvalidField(f"siblings is {siblings!r:.200}, expected a list of {{'rfilename': ...}} objects")
+    return [sibling["rfilename"] for sibling in siblings]
+
+
 def _record(item: dict, model_id: str) -> dict[str, object]:
     tags = _tags(item)
+    license_id = hub_license_id(item.get("cardData"), tags)
     return {
         "hf_model_id": model_id,
         "name": _name(model_id),
         "origin_repo_url": f"{HUB_URL}/{model_id}",
         "tags": tags,
         "task": _text(item, "pipeline_tag"),
-        "license_type": license_type(hub_license_id(item.get("cardData"), tags)),
+        "license_type": license_type(license_id),
         "downloads": _count(item, "downloads"),
         "likes": _count(item, "likes"),
         "gated": _gated(item),
         "hf_sha": _text(item, "sha"),
         "hf_created_at": _timestamp(item, "createdAt"),
         "hf_last_modified": _timestamp(item, "lastModified"),
+        "hf_license_id": license_id.lower() if license_id else None,
+        "hf_license_name": license_name(item.get("cardData")),
+        "library_name": _text(item, "library_name"),
+        "base_models": _base_models(item, tags),
+        "runtime_formats": runtime_formats(_file_names(item)),
     }
 
 
