@@ -15,6 +15,7 @@ from pocketai_pipeline.catalog.merge import (
     MergeResult,
     count_would_remove,
     merge_records,
+    removal_candidates,
     to_boolean,
     to_integer,
     to_text,
@@ -23,6 +24,7 @@ from pocketai_pipeline.catalog.merge import (
 )
 from pocketai_pipeline.catalog.schema import ensure_system_user
 from pocketai_pipeline.sync.records import RECORD_DTYPES
+from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline_tests.catalog_helpers import catalog_engine, wait_for_lock_waiters
 
 FETCHED_AT = datetime(2025, 3, 1, 2, 0, 5, tzinfo=UTC)
@@ -64,6 +66,8 @@ def numbered(count: int, **fields: object) -> list[dict[str, object]]:
 
 
 def merge(engine: Engine, listing: pd.DataFrame, fetched_at: datetime = FETCHED_AT, **options) -> MergeResult:
+    """A merge in which, unless `removals` says otherwise, the Hub confirmed every missing model gone."""
+    options.setdefault("removals", RemovalCheck(confirmed=removal_candidates(engine, listing["hf_model_id"].tolist())))
     return merge_records(engine, listing, fetched_at=fetched_at, partition_key=fetched_at.date().isoformat(), **options)
 
 
@@ -131,7 +135,7 @@ def test_values_become_plain_python():
     assert type(stamp) is datetime and stamp == datetime(2024, 6, 1, 8, 30, 15, 123456, tzinfo=UTC)
     with pytest.raises(ValueError, match="no time zone"):
         to_timestamp(pd.Timestamp("2024-06-01T08:30:15"))
-    with pytest.raises(TypeError, match="list of tags"):
+    with pytest.raises(TypeError, match="list of strings"):
         to_text_array("litert")
 
 
@@ -165,7 +169,8 @@ def test_first_sync_creates_every_field(engine: Engine, text_dtype: str):
 
     assert result == MergeResult(
         created=2, updated=0, unchanged=0, removed=0, restored=0, skipped_not_owned=0, stale=False,
-        removal_blocked=False, would_remove=0, active_synced_before=0, row_count=2,
+        removal_blocked=False, shrink_accepted=False, would_remove=0, removal_unverified=0, active_synced_before=0,
+        row_count=2, active_count=2,
         created_ids=["google/gemma-3n-E2B-it-litert-lm", "litert-community/Ünïcode-模型"],
         updated_ids=[], removed_ids=[], restored_ids=[],
     )  # fmt: skip
@@ -380,6 +385,8 @@ def test_an_older_listing_after_a_newer_one_is_stale(engine: Engine):
 def test_concurrent_merges_run_one_after_the_other(database_url: str, engine: Engine, newer_first: bool):
     older = (records(*numbered(10, downloads=1)), FETCHED_AT)
     newer_rows = [*numbered(9, downloads=2), record("google/new-in-newer")]
+    # Looked up before either merge began: the Hub confirms that model-09 is gone.
+    confirmed = RemovalCheck(confirmed=[numbered(10)[9]["hf_model_id"]])
     newer = (records(*newer_rows), NEXT_DAY)
     first, second = (newer, older) if newer_first else (older, newer)
     holding, release = threading.Event(), threading.Event()
@@ -394,10 +401,10 @@ def test_concurrent_merges_run_one_after_the_other(database_url: str, engine: En
         ThreadPoolExecutor(max_workers=2) as pool,
     ):
         event.listen(first_engine, "commit", hold_the_transaction_open)
-        first_merge = pool.submit(merge, first_engine, *first)
+        first_merge = pool.submit(merge, first_engine, *first, removals=confirmed)
         try:
             assert holding.wait(timeout=30), "the first merge never reached its commit"
-            second_merge = pool.submit(merge, second_engine, *second)
+            second_merge = pool.submit(merge, second_engine, *second, removals=confirmed)
             wait_for_lock_waiters(engine, count=1)  # the second merge waits for the first to end
             assert not second_merge.done()
         finally:
@@ -474,3 +481,73 @@ def test_malformed_input_is_refused_before_touching_the_database(engine: Engine)
     with pytest.raises(ValueError, match="fetched_at has no time zone"):
         merge(engine, records(record("google/x")), FETCHED_AT.replace(tzinfo=None))
     assert scalar(engine, "SELECT count(*) FROM users") == 0
+
+
+def test_the_app_ready_columns_are_stored_exactly_and_an_identical_resync_writes_nothing(engine: Engine):
+    lfm = record(
+        "litert-community/LFM2-350M",
+        license_type="other",
+        hf_license_id="lfm-open-license-v1.0",
+        hf_license_name="LFM Open License v1.0",
+        library_name="litert-lm",
+        base_models=["LiquidAI/LFM2-350M", "LiquidAI/LFM2-350M-Base"],
+        runtime_formats=["litert-lm", "mediapipe-task"],
+    )
+    bare = record("litert-community/bare", hf_license_id=None, hf_license_name=None, library_name=None,
+                  base_models=[], runtime_formats=[])
+    merge(engine, records(lfm, bare))
+    before = row_versions(engine)
+
+    again = merge(engine, records(lfm, bare), NEXT_DAY)
+
+    stored = models(engine)
+    assert (stored[lfm["hf_model_id"]].hf_license_id, stored[lfm["hf_model_id"]].hf_license_name,
+            stored[lfm["hf_model_id"]].library_name, stored[lfm["hf_model_id"]].base_models,
+            stored[lfm["hf_model_id"]].runtime_formats) == (
+        "lfm-open-license-v1.0", "LFM Open License v1.0", "litert-lm",
+        ["LiquidAI/LFM2-350M", "LiquidAI/LFM2-350M-Base"], ["litert-lm", "mediapipe-task"],
+    )  # fmt: skip
+    assert (stored[bare["hf_model_id"]].hf_license_id, stored[bare["hf_model_id"]].library_name,
+            stored[bare["hf_model_id"]].base_models, stored[bare["hf_model_id"]].files_synced_sha) == (None, None, [], None)
+    assert (again.updated, again.unchanged) == (0, 2) and row_versions(engine) == before
+
+    changed = merge(engine, records({**lfm, "base_models": ["LiquidAI/LFM2-350M"]}, bare), NEXT_DAY + timedelta(days=1))
+    assert changed.updated_ids == [lfm["hf_model_id"]]
+
+
+def test_a_missing_model_the_hub_does_not_confirm_gone_stays_and_is_counted(engine: Engine):
+    listing = numbered(10)
+    merge(engine, records(*listing))
+    gone, unsure = listing[8]["hf_model_id"], listing[9]["hf_model_id"]
+    removals = RemovalCheck(confirmed=[gone], unverified={unsure: "the Hub answered 503"})
+
+    result = merge(engine, records(*listing[:8]), NEXT_DAY, removals=removals)
+
+    assert (result.removed_ids, result.would_remove, result.removal_unverified) == ([gone], 2, 1)
+    assert models(engine)[unsure].removed_upstream_at is None
+    assert (applied_listings(engine)[-1].removal_unverified, applied_listings(engine)[-1].active) == (1, 9)
+
+
+def test_a_confirmed_id_that_is_listed_or_not_synced_is_never_marked(engine: Engine):
+    listing = numbered(3)
+    merge(engine, records(*listing))
+    add_person_with_model(engine, "alice/own")
+    removals = RemovalCheck(confirmed=[listing[0]["hf_model_id"], "alice/own", "never/synced"])
+
+    result = merge(engine, records(*listing), NEXT_DAY, removals=removals)
+
+    assert result.removed == 0
+    assert all(row.removed_upstream_at is None for row in models(engine).values())
+
+
+def test_accept_shrink_lets_one_real_shrink_mark_the_confirmed_models(engine: Engine):
+    listing = numbered(10)
+    merge(engine, records(*listing))
+
+    blocked = merge(engine, records(*listing[:5]), NEXT_DAY)
+    accepted = merge(engine, records(*listing[:5]), NEXT_DAY + timedelta(hours=1), accept_shrink=True)
+
+    assert (blocked.removal_blocked, blocked.removed, blocked.shrink_accepted) == (True, 0, False)
+    assert (accepted.removal_blocked, accepted.shrink_accepted, accepted.removed, accepted.active_count) == (False, True, 5, 5)
+    assert sorted(accepted.removed_ids) == sorted(row["hf_model_id"] for row in listing[5:])
+    assert [row.shrink_accepted for row in applied_listings(engine)] == [False, False, True]

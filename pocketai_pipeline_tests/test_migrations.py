@@ -46,6 +46,21 @@ CONTRACT_COLUMNS = {
         ("removed_upstream_at", "timestamptz", True),
         ("created_at", "timestamptz", False),
         ("updated_at", "timestamptz", False),
+        ("hf_license_id", "text", True),
+        ("hf_license_name", "text", True),
+        ("library_name", "text", True),
+        ("base_models", "_text", False),
+        ("runtime_formats", "_text", False),
+        ("files_synced_sha", "text", True),
+    ],
+    "ml_model_files": [
+        ("id", "int8", False),
+        ("model_id", "int8", False),
+        ("hf_sha", "text", False),
+        ("path", "text", False),
+        ("size_bytes", "int8", False),
+        ("sha256", "text", True),
+        ("is_runtime_file", "bool", False),
     ],
     "model_versions": [
         ("id", "int8", False),
@@ -64,6 +79,11 @@ CONTRACT_CONSTRAINTS = {
         "UNIQUE (model_id, version)",
         "FOREIGN KEY (model_id) REFERENCES ml_models(id)",
         "FOREIGN KEY (created_by) REFERENCES users(id)",
+    },
+    "ml_model_files": {
+        "PRIMARY KEY (id)",
+        "UNIQUE (model_id, path)",
+        "FOREIGN KEY (model_id) REFERENCES ml_models(id) ON DELETE CASCADE",
     },
 }
 
@@ -105,7 +125,7 @@ def test_upgrade_builds_the_contract_tables(engine: Engine):
 
     assert current_revision(engine) == head_revision()
     assert public_tables(engine) == {
-        "users", "ml_models", "model_versions", "hf_sync_applied_listings", VERSION_TABLE,
+        "users", "ml_models", "model_versions", "ml_model_files", "hf_sync_applied_listings", VERSION_TABLE,
     }  # fmt: skip
     with engine.connect() as conn:
         for table, expected in CONTRACT_COLUMNS.items():
@@ -131,7 +151,7 @@ def test_upgrade_builds_the_contract_tables(engine: Engine):
                 " WHERE table_schema = 'public' AND column_name = 'id' AND is_identity = 'YES'"
             )
         ).scalars()
-        assert set(generated_ids) == {"users", "ml_models", "model_versions", "hf_sync_applied_listings"}
+        assert set(generated_ids) == {"users", "ml_models", "model_versions", "ml_model_files", "hf_sync_applied_listings"}
         indexed = conn.execute(
             text("SELECT indexdef FROM pg_indexes WHERE tablename = 'ml_models' AND indexdef LIKE '%(author_id)'")
         ).scalars()
@@ -155,7 +175,7 @@ def test_timestamps_and_defaults_fill_in(engine: Engine):
             text("INSERT INTO ml_models (name, author_id) VALUES ('m', :user_id) RETURNING *"), {"user_id": user_id}
         ).one()
 
-    assert model.tags == []
+    assert model.tags == [] and model.base_models == [] and model.runtime_formats == []
     assert model.license_type == "unknown"
     assert model.created_at == model.updated_at
     assert model.created_at.utcoffset() is not None
@@ -214,3 +234,37 @@ def migrate_in_own_engine(database_url: str, start: threading.Barrier | None = N
         if start is not None:
             start.wait(timeout=30)
         migrate_to_head(engine)
+
+
+def test_upgrading_a_catalog_of_the_first_schema_keeps_every_row(engine: Engine):
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002_sync_bookkeeping")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO users (username, email, is_developer) VALUES ('hf_sync_system', 'system@pocket-ai.local', true),"
+            " ('alice', NULL, false)"
+        ))
+        conn.execute(text(
+            "INSERT INTO ml_models (name, description, hf_model_id, author_id, tags, license_type, hf_sha)"
+            " SELECT 'm' || n, 'd' || n, 'org/m' || n, (SELECT id FROM users WHERE username = 'hf_sync_system'),"
+            " ARRAY['litert'], 'mit', 'sha' || n FROM generate_series(1, 25) AS n"
+        ))
+        conn.execute(text("INSERT INTO model_versions (model_id, version) SELECT id, '1.0' FROM ml_models"))
+        conn.execute(text(
+            "INSERT INTO hf_sync_applied_listings (partition_key, fetched_at, listed, created, updated, unchanged,"
+            " restored, removed, skipped_not_owned, removal_blocked)"
+            " VALUES ('2026-11-30', now(), 25, 25, 0, 0, 0, 0, 0, false)"
+        ))
+        before = {table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+                  for table in ("users", "ml_models", "model_versions", "hf_sync_applied_listings")}
+
+    migrate_to_head(engine)
+
+    with engine.connect() as conn:
+        models = conn.execute(text("SELECT * FROM ml_models ORDER BY id")).all()
+        assert [row[: len(before["ml_models"][0])] for row in models] == before["ml_models"]
+        assert {(row.base_models == [], row.runtime_formats == [], row.files_synced_sha) for row in models} == {(True, True, None)}
+        for table in ("users", "model_versions"):
+            assert conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all() == before[table]
+        applied = conn.execute(text("SELECT * FROM hf_sync_applied_listings")).all()
+        assert [row[: len(before["hf_sync_applied_listings"][0])] for row in applied] == before["hf_sync_applied_listings"]

@@ -1,9 +1,11 @@
 """The sync into ``ml_models``: one locked transaction, records staged with COPY, set-based SQL.
 
 Contract rules 1, 5, 6, 7, 9 and 10. Every listed model ends up in exactly one of created,
-updated, restored, unchanged or skipped_not_owned.
+updated, restored, unchanged or skipped_not_owned. A synced model the listing lacks is marked
+removed only when a lookup of its own confirmed it (``RemovalCheck``, made before the merge).
 """
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, ensure_system_user
+from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink
 
 
@@ -30,10 +33,17 @@ class MergeResult:
     """The listing is older than the newest one applied (rule 9): nothing changed."""
     removal_blocked: bool
     """The listing shrank suspiciously (rule 7): nothing was marked removed."""
+    shrink_accepted: bool
+    """The listing shrank suspiciously and the run's `accept_shrink` let the removals through."""
     would_remove: int
+    """Active synced models the listing lacks."""
+    removal_unverified: int
+    """Of those, the ones whose own lookup gave no definite answer: left unmarked."""
     active_synced_before: int
     row_count: int
     """Rows in ml_models after the merge."""
+    active_count: int
+    """Rows in ml_models not marked removed upstream, after the merge."""
     created_ids: list[str]
     updated_ids: list[str]
     removed_ids: list[str]
@@ -71,11 +81,11 @@ def to_timestamp(value: object) -> datetime | None:
 
 
 def to_text_array(value: object) -> list[str]:
-    """Tags as a list (they come back from Parquet as a numpy array); a missing list is empty."""
+    """A list of strings (lists come back from Parquet as numpy arrays); a missing list is empty."""
     if is_missing(value):
         return []
     if isinstance(value, str):
-        raise TypeError(f"expected a list of tags, got the string {value!r}")
+        raise TypeError(f"expected a list of strings, got the string {value!r}")
     return [str(item) for item in value]
 
 
@@ -93,6 +103,11 @@ STAGED_COLUMNS: dict[str, Callable[[object], object]] = {
     "hf_sha": to_text,
     "hf_created_at": to_timestamp,
     "hf_last_modified": to_timestamp,
+    "hf_license_id": to_text,
+    "hf_license_name": to_text,
+    "library_name": to_text,
+    "base_models": to_text_array,
+    "runtime_formats": to_text_array,
 }
 
 
@@ -115,11 +130,18 @@ def merge_records(
     *,
     fetched_at: datetime,
     partition_key: str,
+    removals: RemovalCheck = RemovalCheck(),
+    accept_shrink: bool = False,
     system_username: str = SYSTEM_USERNAME,
     system_email: str = SYSTEM_EMAIL,
     max_removed_fraction: float = MAX_REMOVED_FRACTION,
 ) -> MergeResult:
-    """Merge one complete Hub listing (``records``, fetched at ``fetched_at``) into ml_models."""
+    """Merge one complete Hub listing (``records``, fetched at ``fetched_at``) into ml_models.
+
+    Of the synced models the listing lacks, those in ``removals.confirmed`` are marked removed, unless
+    so many are missing that the shrink is suspicious and ``accept_shrink`` is not given.
+    """
+    started = time.monotonic()
     if fetched_at.tzinfo is None:
         raise ValueError("fetched_at has no time zone; pass the UTC time the listing was fetched")
     rows = list(staged_rows(records))  # bad records fail here, before any lock is taken
@@ -129,7 +151,10 @@ def merge_records(
         conn.execute(query("lock_merge"))
         newest_applied = conn.execute(query("newest_applied_fetched_at")).scalar()
         if newest_applied is not None and fetched_at < newest_applied:
-            return _stale_result(row_count=conn.execute(query("count_models")).scalar_one())
+            return _stale_result(
+                row_count=conn.execute(query("count_models")).scalar_one(),
+                active_count=conn.execute(query("count_active_models")).scalar_one(),
+            )
 
         system_user_id = ensure_system_user(conn, system_username, system_email)
         active_synced, would_remove = _count_removal_candidates(conn, listed_ids, system_username)
@@ -138,8 +163,11 @@ def merge_records(
         skipped_not_owned = conn.execute(query("count_not_owned"), owner).scalar_one()
         created_ids = conn.execute(query("insert_new_models"), owner).scalars().all()
         rewritten = conn.execute(query("update_changed_models"), owner).all()
-        removal_blocked = is_suspicious_shrink(active_synced, would_remove, max_removed_fraction)
-        removed_ids = [] if removal_blocked else conn.execute(query("mark_removed_models"), owner).scalars().all()
+        suspicious = is_suspicious_shrink(active_synced, would_remove, max_removed_fraction)
+        removal_blocked = suspicious and not accept_shrink
+        removed_ids = [] if removal_blocked else conn.execute(
+            query("mark_removed_models"), owner | {"confirmed_ids": removals.confirmed}
+        ).scalars().all()
 
         restored_ids = [hf_model_id for hf_model_id, restored in rewritten if restored]
         updated_ids = [hf_model_id for hf_model_id, restored in rewritten if not restored]
@@ -152,24 +180,36 @@ def merge_records(
             skipped_not_owned=skipped_not_owned,
             stale=False,
             removal_blocked=removal_blocked,
+            shrink_accepted=suspicious and accept_shrink,
             would_remove=would_remove,
+            removal_unverified=0 if removal_blocked else would_remove - len(removed_ids),
             active_synced_before=active_synced,
             row_count=conn.execute(query("count_models")).scalar_one(),
+            active_count=conn.execute(query("count_active_models")).scalar_one(),
             created_ids=sorted(created_ids),
             updated_ids=sorted(updated_ids),
             removed_ids=sorted(removed_ids),
             restored_ids=sorted(restored_ids),
         )
-        _record_applied_listing(conn, result, fetched_at=fetched_at, partition_key=partition_key, listed=len(rows))
+        _record_applied_listing(conn, result, fetched_at=fetched_at, partition_key=partition_key, listed=len(rows),
+                                duration_seconds=time.monotonic() - started)
         return result
 
 
 def count_would_remove(
     engine: Engine, hf_model_ids: Iterable[str], system_username: str = SYSTEM_USERNAME
 ) -> tuple[int, int]:
-    """(active synced models, how many of them a listing of ``hf_model_ids`` would mark removed)."""
+    """(active synced models, how many of them a listing of ``hf_model_ids`` lacks)."""
     with engine.connect() as conn:
         return _count_removal_candidates(conn, list(hf_model_ids), system_username)
+
+
+def removal_candidates(engine: Engine, hf_model_ids: Iterable[str], system_username: str = SYSTEM_USERNAME) -> list[str]:
+    """The active synced models a listing of ``hf_model_ids`` lacks, sorted: each to be looked up on its own."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            query("removal_candidates"), {"listed_ids": list(hf_model_ids), "system_username": system_username}
+        ).scalars())
 
 
 def _count_removal_candidates(conn: Connection, listed_ids: list[str], system_username: str) -> tuple[int, int]:
@@ -189,7 +229,8 @@ def _stage(conn: Connection, rows: list[tuple[object, ...]]) -> None:
 
 
 def _record_applied_listing(
-    conn: Connection, result: MergeResult, *, fetched_at: datetime, partition_key: str, listed: int
+    conn: Connection, result: MergeResult, *, fetched_at: datetime, partition_key: str, listed: int,
+    duration_seconds: float,
 ) -> None:
     conn.execute(
         query("record_applied_listing"),
@@ -204,11 +245,15 @@ def _record_applied_listing(
             "removed": result.removed,
             "skipped_not_owned": result.skipped_not_owned,
             "removal_blocked": result.removal_blocked,
+            "active": result.active_count,
+            "removal_unverified": result.removal_unverified,
+            "shrink_accepted": result.shrink_accepted,
+            "duration_seconds": round(duration_seconds, 3),
         },
     )
 
 
-def _stale_result(row_count: int) -> MergeResult:
+def _stale_result(row_count: int, active_count: int) -> MergeResult:
     return MergeResult(
         created=0,
         updated=0,
@@ -218,9 +263,12 @@ def _stale_result(row_count: int) -> MergeResult:
         skipped_not_owned=0,
         stale=True,
         removal_blocked=False,
+        shrink_accepted=False,
         would_remove=0,
+        removal_unverified=0,
         active_synced_before=0,
         row_count=row_count,
+        active_count=active_count,
         created_ids=[],
         updated_ids=[],
         removed_ids=[],

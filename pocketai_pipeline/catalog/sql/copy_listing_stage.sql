@@ -1,4 +1,5 @@
 COPY hf_listing_stage (
     hf_model_id, name, origin_repo_url, tags, task, license_type,
-    downloads, likes, gated, hf_sha, hf_created_at, hf_last_modified
+    downloads, likes, gated, hf_sha, hf_created_at, hf_last_modified,
+    hf_license_id, hf_license_name, library_name, base_models, runtime_formats
 ) FROM STDIN

@@ -10,5 +10,10 @@ CREATE TEMP TABLE hf_listing_stage (
     gated boolean,
     hf_sha text,
     hf_created_at timestamptz,
-    hf_last_modified timestamptz
+    hf_last_modified timestamptz,
+    hf_license_id text,
+    hf_license_name text,
+    library_name text,
+    base_models text[],
+    runtime_formats text[]
 ) ON COMMIT DROP
