@@ -1,9 +1,11 @@
 """The fake Hub is only useful if the real huggingface_hub client cannot tell it from the Hub."""
 
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,8 +14,15 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, paginate, parse_ratelimit_headers
 
 from pocketai_pipeline_tests.fake_hub import FakeHub
-from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing, with_duplicates_across_pages
+from pocketai_pipeline_tests.synthetic import (
+    app_ready_edge_models,
+    edge_case_models,
+    synthetic_cards,
+    synthetic_listing,
+    with_duplicates_across_pages,
+)
 
+LITERT_FILTERS = {"litert", "litert-lm", "tflite"}
 COMPACT_KEYS = {
     "_id", "id", "likes", "trendingScore", "private", "downloads", "tags",
     "pipeline_tag", "library_name", "createdAt", "modelId",
@@ -35,8 +44,13 @@ def pages_of_ids(first_url: str) -> list[list[str]]:
     return pages
 
 
+def litert_tagged(count: int) -> list[dict]:
+    """`count` synthetic models that all carry the `litert` tag (the listing also has litert-lm/tflite-only ones)."""
+    return [model for model in synthetic_listing(4 * count) if "litert" in model["tags"]][:count]
+
+
 def test_list_models_reads_every_page_and_parses_each_model():
-    models = synthetic_listing(25)
+    models = litert_tagged(25)
     with FakeHub(models, page_size=10) as hub:
         infos = list(HfApi(endpoint=hub.url, token=False).list_models(filter="litert", full=True, cardData=True))
 
@@ -62,7 +76,7 @@ def test_full_with_card_data_sends_every_stored_object_exactly_as_stored():
 
 
 def test_paginate_follows_the_absolute_link_urls_keeping_the_query():
-    with FakeHub(synthetic_listing(25), page_size=10) as hub:
+    with FakeHub(litert_tagged(25), page_size=10) as hub:
         first = get_session().get(f"{hub.url}/api/models", params={"filter": "litert", "full": "true"})
         list(paginate(f"{hub.url}/api/models", params={"filter": "litert", "full": True}, headers={}))
 
@@ -248,8 +262,8 @@ def test_synthetic_listing_is_deterministic_unique_public_litert():
     assert len(listing) == 2100
     assert listing == synthetic_listing() and listing != synthetic_listing(seed=8)
     assert len({model["id"] for model in listing}) == 2100
-    assert all("litert" in model["tags"] and model["private"] is False for model in listing)
-    assert all(model["id"].endswith("-litert") and len(model["sha"]) == 40 for model in listing)
+    assert all(set(model["tags"]) & LITERT_FILTERS and model["private"] is False for model in listing)
+    assert all(model["id"].endswith(("-litert", "-litert-lm", "-tflite")) and len(model["sha"]) == 40 for model in listing)
     assert all(model["lastModified"].endswith(".000Z") for model in listing)
     assert {"text-generation", None} <= {model.get("pipeline_tag") for model in listing}
     card_licenses = {type(model["cardData"]["license"]) for model in listing if "cardData" in model}
@@ -285,10 +299,80 @@ def test_cli_serves_the_synthetic_listing_until_interrupted():
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         url = process.stdout.readline().split(" at ")[1].split()[0]
-        pages = pages_of_ids(f"{url}/api/models?filter=litert")
+        pages = pages_of_ids(f"{url}/api/models")
     finally:
         process.send_signal(signal.SIGINT)
         exit_code = process.wait(timeout=10)
 
     assert [len(page) for page in pages] == [10, 10, 10]
     assert exit_code == 0
+
+
+# --- app-ready synthetic data ---------------------------------------------------------------------------
+
+def test_the_synthetic_listing_mixes_the_three_filters_and_the_app_columns():
+    listing = synthetic_listing()
+    filter_sets = Counter(frozenset(set(m["tags"]) & LITERT_FILTERS) for m in listing)
+
+    assert 0.4 < sum(n for tags, n in filter_sets.items() if "litert" in tags) / 2100 < 0.6
+    assert 0.2 < filter_sets[frozenset({"litert-lm"})] / 2100 < 0.3
+    assert 0.2 < filter_sets[frozenset({"tflite"})] / 2100 < 0.3
+    assert sum(n for tags, n in filter_sets.items() if len(tags) >= 2) > 100
+    files = lambda m: [s["rfilename"] for s in m["siblings"]]  # noqa: E731
+    lm_only = [m for m in listing if set(m["tags"]) & LITERT_FILTERS == {"litert-lm"}]
+    assert all(any(f.endswith((".litertlm", ".task")) for f in files(m)) for m in lm_only)
+    assert not any(f.endswith(".tflite") for m in lm_only for f in files(m))
+    assert any("/" in f and f.endswith(".tflite") for m in listing for f in files(m))
+    assert any("litert-community/" in m["id"] for m in lm_only)
+
+    libraries = Counter(m.get("library_name") for m in listing)
+    assert {"litert", "litert-lm", "tflite", None} <= set(libraries) and len(libraries) >= 5
+    base_models = Counter(type(m.get("cardData", {}).get("base_model")) for m in listing)
+    assert set(base_models) == {str, list, type(None)}
+    tags_only = [m for m in listing if "base_model" not in m.get("cardData", {})
+                 and any(re.fullmatch("base_model:[^:]+", t) for t in m["tags"])]
+    relation_only = [m for m in listing if all(not re.fullmatch("base_model:[^:]+", t) for t in m["tags"])
+                     and any(t.startswith(("base_model:quantized:", "base_model:finetune:")) for t in m["tags"])]
+    assert len(tags_only) > 50 and len(relation_only) > 50
+    license_names = {m["cardData"].get("license_name") for m in listing if "cardData" in m}
+    assert {"lfm-open-license-v1.0", "health-ai-developer-foundations", None} <= license_names
+    assert all(m["cardData"]["license"] == "other" for m in listing if m.get("cardData", {}).get("license_name"))
+
+
+def test_synthetic_cards_are_deterministic_realistic_and_sometimes_absent():
+    listing = synthetic_listing()
+    cards = synthetic_cards(listing)
+    present = [card for card in cards.values() if card is not None]
+    paragraphs = [p for card in present for p in card.split("\n\n")]
+
+    assert cards == synthetic_cards(listing) and synthetic_cards(listing[:5]) == {m["id"]: cards[m["id"]] for m in listing[:5]}
+    assert set(cards) == {m["id"] for m in listing}
+    assert all((cards[m["id"]] is None) == ("README.md" not in [s["rfilename"] for s in m["siblings"]]) for m in listing)
+    assert 20 < len(cards) - len(present) < 200
+    assert sum(card.startswith("---\n") for card in present) > 0.8 * len(present)
+    assert any(re.search(r"\[!\[[^]]*\]\([^)]*\)\]\([^)]*\)", card) for card in present)
+    assert any('<p align="center">' in card for card in present)
+    assert any(card.startswith("---\n") and "\n# " in card for card in present)
+    prose = [p for p in paragraphs if "](https://" in p and "`" in p and "**" in p and not p.startswith(("[!", "#", "-", "<"))]
+    assert len(prose) > 0.8 * len(present)
+    assert 1 <= sum(len(p) > 1000 for p in prose) <= 10
+    no_prose = [card for card in present if not any(p in card for p in prose)]
+    assert 20 < len(no_prose) < 200
+
+
+def test_app_ready_edge_models_are_stable_unique_and_listed_under_their_filters():
+    models = app_ready_edge_models()
+    ids = [model["id"] for model in models]
+
+    assert models == app_ready_edge_models() and len(set(ids)) == len(ids) == 17
+    assert all(model_id.startswith("edge/app-") for model_id in ids)
+    assert not set(ids) & {m.get("id") for m in edge_case_models()}
+    with FakeHub(models, page_size=100) as hub:
+        listed = {name: {m["id"] for m in get_session().get(f"{hub.url}/api/models", params={"filter": name}).json()}
+                  for name in LITERT_FILTERS}
+    assert "edge/app-only-litert-lm" in listed["litert-lm"] - listed["litert"] - listed["tflite"]
+    assert "edge/app-only-tflite" in listed["tflite"] - listed["litert"] - listed["litert-lm"]
+    assert "edge/app-two-filters" in listed["tflite"] & listed["litert"]
+    assert set(ids) == listed["litert"] | listed["litert-lm"] | listed["tflite"]
+    cards = synthetic_cards(models)
+    assert [model_id for model_id, card in cards.items() if card is None] == ["edge/app-files-none"]
