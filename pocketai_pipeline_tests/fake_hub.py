@@ -1,26 +1,91 @@
-"""A local Hugging Face Hub speaking the real HTTP API of `GET /api/models`, with fault injection.
+"""A local Hugging Face Hub speaking the real HTTP API the pipeline uses, with fault injection.
 
 Standard library only: a `ThreadingHTTPServer` in a background thread. Models are stored as full Hub
 JSON and sent exactly as stored for the keys the query projects, malformed values included.
 
-Run it for the offline demo:
-    python -m pocketai_pipeline_tests.fake_hub --port 8765 --models 2100 --page-size 500
+Routes (what the real Hub answers, as huggingface_hub parses it):
+
+| route                                          | answer                                                          |
+|------------------------------------------------|-----------------------------------------------------------------|
+| `GET /api/models`                              | the listing: `filter`/`search`/`author`/`sort`/`limit`/`full`/  |
+|                                                | `cardData`/`expand`, absolute `Link: <…>; rel="next"` pages     |
+| `GET /api/models/<id>`                         | the stored model, every key exactly as stored (`model_info`)    |
+| `GET /api/models/<id>/revision/<rev>`          | the model at `rev` (its `sha`, `"main"`, or a sha given to      |
+|                                                | `set_files`); with `blobs=true` each sibling is                 |
+|                                                | `{"rfilename", "blobId", "size", "lfs": {"sha256", "size",      |
+|                                                | "pointerSize"}}`, `lfs` only for LFS files (`files_metadata`)   |
+| `GET`/`HEAD /<id>/resolve/<rev>/README.md`     | the model card, `text/plain; charset=utf-8` with `ETag`,        |
+|                                                | `X-Repo-Commit`; any other path: 404 `EntryNotFound`            |
+| `POST /_fake/mutate`                           | demo control: `{"add": n, "change": n, "remove": n}` → the ids  |
+
+`<id>` may be percent-encoded (`org%2Fname`) and non-ASCII. `blobs=true` also works without `/revision/`.
+
+Errors are the Hub's: `X-Error-Code` and a JSON `{"error": …}`, which `hf_raise_for_status` turns into
+its exceptions: unknown model → 404 `RepoNotFound`; a `private` model → 401 `RepoNotFound` for an
+anonymous client (404 with a token: the token has no access); a `disabled` model → 403 with
+`X-Error-Message: Access to this resource is disabled.` (`DisabledRepoError`) when a token is sent, and
+401 `RepoNotFound` anonymously, as the Hub does (huggingface/huggingface_hub#1965); unknown revision →
+404 `RevisionNotFound`; no card → 404 `EntryNotFound`. (Anonymous requests for a missing repo get 401
+from the real Hub today, huggingface/datasets#4472; the fake answers 404, which the pipeline treats
+alike, so tests can tell a missing model from a private one.) Gated models answer like public ones:
+the Hub serves their metadata and card to everyone, only other files need access.
+
+Files and cards, kept beside the models so the served JSON stays exactly as stored:
+- Files of a revision come from `set_files(model_id, sha, files)` if given, else are derived from the
+  stored `siblings` at the model's current `sha`: size and sha256 from a hash of id, sha and path;
+  LFS for `LFS_EXTENSIONS` (case-insensitive), plain git for everything else (`.gitattributes`,
+  `README.md`, `*.json`, `*.txt`, …). README.md's size and blob id are those of the card, if any.
+- Cards: `FakeHub(models, cards={id: text or None})`, `set_models(models, cards=…)` (a mapping
+  replaces every card; `cards=None` keeps them), `set_card(model_id, text_or_None)`. A model without
+  a card (None, or never given) answers 404 `EntryNotFound` for README.md.
+  `synthetic.synthetic_cards(models)` gives realistic cards for synthetic models; the CLI serves them.
+- `hub.files(model_id, revision=None)` is the manifest served at a revision, for assertions.
+
+Faults:
+- Listing: `fail_next`, `rate_limit_next`, `fail_on_page` (unchanged; listing requests only).
+- Per model: `fail_model(model_id, endpoint, status, count=None, headers=None, body="")` with
+  endpoint "info" (`/api/models/<id>`), "revision" (`…/revision/<rev>`) or "readme" (resolve of
+  README.md); `count=None` is every time, and faults of one endpoint queue in order. Garbage is a
+  200 whose `body` is not JSON: `fail_model(id, "revision", 200, body="<html>oops")`.
+  `hang_model(model_id, endpoint, count=None)` accepts the request and never answers until the hub
+  stops (for client timeouts). `clear_model_faults()` removes them all.
+- Rate limits: every `/api/…` response carries the Hub's headers, `RateLimit: "api";r=<remaining>;
+  t=<seconds to reset>` and `RateLimit-Policy: "fixed window";"api";q=<quota>;w=<window>` (the IETF
+  draft format `parse_ratelimit_headers` reads). The default is a real fixed window with a quota too
+  large to reach (`DEFAULT_QUOTA`, per `DEFAULT_WINDOW_SECONDS`); `set_quota(requests, window_seconds)`
+  sets a reachable one: once spent, `/api/…` answers 429 with `Retry-After` and `r=0;t=<rest of the
+  window>` until the window ends. Resolve requests are not counted (the Hub gives resolvers their own,
+  much larger quota) and carry no such headers; neither do `/_fake/…` calls.
+
+Every request is recorded in `hub.requests` (path as sent, still percent-encoded).
+
+Run it for the offline demo (serving is the default; `serve` is an alias); SIGTERM or Ctrl-C stop it:
+    python -m pocketai_pipeline_tests.fake_hub --port 8765 --models 2100 --page-size 500 --edge-cases
+    python -m pocketai_pipeline_tests.fake_hub mutate --url http://127.0.0.1:8765 --add 3 --change 5 --remove 2
 """
 
 import argparse
 import base64
 import binascii
+import hashlib
 import json
+import math
+import random
+import signal
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 # What `/api/models` sends for every model without `full` (nor `expand`).
 COMPACT_FIELDS = (
@@ -30,6 +95,15 @@ COMPACT_FIELDS = (
 # Sent only when asked for by name (`cardData=true`, `config=true`), even with `full=true`.
 OPT_IN_FIELDS = ("cardData", "config")
 SORT_KEYS = frozenset({"lastModified", "createdAt", "downloads", "downloadsAllTime", "likes", "trendingScore", "id"})
+# Derived manifests store files with these extensions (case-insensitive) in LFS, everything else in git.
+LFS_EXTENSIONS = (".tflite", ".litertlm", ".task", ".bin", ".onnx", ".safetensors")
+DETAIL_ENDPOINTS = ("info", "revision", "readme")
+DEFAULT_QUOTA = 1_000_000
+DEFAULT_WINDOW_SECONDS = 300
+NOT_FOUND_PAGE = "Sorry, we can't find the page you are looking for."
+RATE_LIMITED = "You have been rate-limited; you can retry this action later."
+DISABLED = "Access to this resource is disabled."  # huggingface_hub matches this exact message
+HUB_FILE_KEYS = ("path", "size", "sha256")
 
 
 @dataclass(frozen=True)
@@ -48,13 +122,46 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+_HANG = _Reply(0, b"")  # answer nothing until the hub stops
+
+
+@dataclass
+class _Fault:
+    reply: _Reply
+    remaining: int | None  # None: every time
+
+
+class _FixedWindow:
+    """The Hub's fixed-window quota: `limit` requests per `window` seconds from the window's first request."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.started: float | None = None
+        self.used = 0
+
+    def take(self, now: float) -> tuple[bool, int, int]:
+        """Count one request: (allowed, remaining, whole seconds until the window resets)."""
+        if self.started is None or now >= self.started + self.window:
+            self.started, self.used = now, 0
+        self.used += 1
+        reset = max(1, math.ceil(self.started + self.window - now))
+        return self.used <= self.limit, max(0, self.limit - self.used), reset
+
+    def headers(self, remaining: int, reset: int) -> dict[str, str]:
+        return {
+            "RateLimit": f'"api";r={remaining};t={reset}',
+            "RateLimit-Policy": f'"fixed window";"api";q={self.limit};w={math.ceil(self.window)}',
+        }
+
+
 class FakeHub:
-    """The Hub's model listing on `http://host:port`, with injectable failures; a context manager."""
+    """The Hub's model API on `http://host:port`, with injectable failures; a context manager."""
 
     def __init__(
         self,
         models: list[dict[str, Any]] | None = None,
         *,
+        cards: Mapping[str, str | None] | None = None,
         page_size: int = 100,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -64,13 +171,21 @@ class FakeHub:
         # When set, the base of `Link` next URLs instead of the host the client asked: another host, such
         # as another FakeHub's url, or f"http://localhost:{port}" (a different host name for this server).
         self.next_link_base: str | None = None
-        self._models = list(models or [])
+        self._models: list[dict[str, Any]] = []
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._cards: dict[str, str | None] = {}
+        self._manifests: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._model_faults: dict[tuple[str, str], list[_Fault]] = {}
+        self._quota = _FixedWindow(DEFAULT_QUOTA, DEFAULT_WINDOW_SECONDS)
+        self._mutations = 0
         self._address = (host, port)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._next_failures: deque[_Reply] = deque()
         self._failing_pages: dict[int, int] = {}
         self._server: ThreadingHTTPServer | None = None
         self._url: str | None = None
+        self.set_models(list(models or []), cards=cards or {})
 
     @property
     def url(self) -> str:
@@ -79,9 +194,43 @@ class FakeHub:
             raise RuntimeError("FakeHub is not started")
         return self._url
 
-    def set_models(self, models: list[dict[str, Any]]) -> None:
+    # --- what is served -------------------------------------------------------------------------
+
+    def set_models(self, models: list[dict[str, Any]], *, cards: Mapping[str, str | None] | None = None) -> None:
+        """Serve these models; `cards` (id → markdown or None) replaces every card, None keeps them."""
         with self._lock:
             self._models = list(models)
+            self._reindex()
+            if cards is not None:
+                self._cards = dict(cards)
+
+    def set_card(self, model_id: str, text: str | None) -> None:
+        """The model's README.md; None: the model has no card (404 `EntryNotFound`)."""
+        with self._lock:
+            self._cards[model_id] = text
+
+    def set_files(self, model_id: str, sha: str, files: list[dict[str, Any]]) -> None:
+        """The files of `model_id` at revision `sha`, overriding the derived manifest; `sha` becomes a known revision.
+
+        Each file is `{"path": str, "size": int, "sha256": str | None}`; a sha256 of None is a plain git
+        file (no `lfs` key), any other an LFS file.
+        """
+        checked = []
+        for file in files:
+            if set(file) != set(HUB_FILE_KEYS):
+                raise ValueError(f"a file is {{'path', 'size', 'sha256'}}, got {sorted(file)}")
+            checked.append(dict(file))
+        with self._lock:
+            self._manifests[(model_id, sha)] = checked
+
+    def files(self, model_id: str, revision: str | None = None) -> list[dict[str, Any]] | None:
+        """The manifest served for the model at `revision` (default: its current sha); None if unknown."""
+        with self._lock:
+            model = self._by_id.get(model_id)
+            sha = self._resolve_revision(model, revision or "main") if model is not None else None
+            return None if sha is None else [dict(f) for f in self._manifest(model, sha)]
+
+    # --- faults -----------------------------------------------------------------------------------
 
     def fail_next(self, status: int, *, count: int = 1, headers: dict[str, str] | None = None, body: str = "") -> None:
         """Answer the next `count` requests to `/api/models` with `status`, these headers and body."""
@@ -91,20 +240,101 @@ class FakeHub:
 
     def rate_limit_next(self, retry_after_seconds: int, *, count: int = 1) -> None:
         """Answer the next `count` listing requests with a 429 carrying the Hub's rate-limit headers."""
-        headers = {
-            "Retry-After": str(retry_after_seconds),
-            "RateLimit": f'"api";r=0;t={retry_after_seconds}',
-            "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
-        }
-        message = "You have been rate-limited; you can retry this action later."
-        self.fail_next(429, count=count, headers=headers | {"X-Error-Message": message}, body=_json({"error": message}))
+        self.fail_next(429, count=count, headers=_rate_limited_headers(retry_after_seconds), body=_json({"error": RATE_LIMITED}))
 
     def fail_on_page(self, page_number: int, status: int = 500) -> None:
         """Answer every request for page `page_number` (1-based) of any listing with `status`."""
         with self._lock:
             self._failing_pages[page_number] = status
 
+    def fail_model(
+        self,
+        model_id: str,
+        endpoint: str,
+        status: int,
+        *,
+        count: int | None = None,
+        headers: dict[str, str] | None = None,
+        body: str = "",
+    ) -> None:
+        """Answer `endpoint` ("info", "revision", "readme") of `model_id` with `status`, `count` times (None: always).
+
+        A 200 with a `body` that is not JSON is garbage. Faults of one endpoint apply in the order given.
+        """
+        reply = _Reply(status, body.encode(), {"Content-Type": _content_type(body), **(headers or {})})
+        self._add_model_fault(model_id, endpoint, reply, count)
+
+    def hang_model(self, model_id: str, endpoint: str, *, count: int | None = None) -> None:
+        """Accept `endpoint` requests of `model_id` and never answer them until the hub stops."""
+        self._add_model_fault(model_id, endpoint, _HANG, count)
+
+    def clear_model_faults(self) -> None:
+        with self._lock:
+            self._model_faults.clear()
+
+    def set_quota(self, requests: int | None, window_seconds: float = DEFAULT_WINDOW_SECONDS) -> None:
+        """A fixed window of `requests` `/api/` calls per `window_seconds`, starting now; None: the default, unreachable one."""
+        if requests is not None and (requests < 0 or window_seconds <= 0):
+            raise ValueError("need requests >= 0 and a positive window")
+        with self._lock:
+            self._quota = _FixedWindow(DEFAULT_QUOTA if requests is None else requests, window_seconds)
+            self._quota.started = time.monotonic()
+
+    def _add_model_fault(self, model_id: str, endpoint: str, reply: _Reply, count: int | None) -> None:
+        if endpoint not in DETAIL_ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {DETAIL_ENDPOINTS}, not {endpoint!r}")
+        if count is not None and count < 1:
+            raise ValueError("count must be positive, or None for every time")
+        with self._lock:
+            self._model_faults.setdefault((model_id, endpoint), []).append(_Fault(reply, count))
+
+    # --- the demo's changes -------------------------------------------------------------------------
+
+    def mutate(self, *, add: int = 0, change: int = 0, remove: int = 0) -> dict[str, list[str]]:
+        """Add `add` new synthetic models, change `change` and remove `remove` existing ones; the ids affected.
+
+        A changed model gets a new `sha` (so new derived file sizes and sha256), `lastModified` = now,
+        more downloads and likes. A removed one leaves the listing and 404s. Changed and removed models are
+        picked, disjoint, among the public models with a string id; the same sequence of calls on the same
+        models picks the same ones.
+        """
+        from pocketai_pipeline_tests.synthetic import synthetic_cards, synthetic_listing
+
+        if min(add, change, remove) < 0:
+            raise ValueError("add, change and remove must not be negative")
+        with self._lock:
+            self._mutations += 1
+            rng = random.Random(f"fake-hub-mutation-{self._mutations}")
+            candidates = [
+                index for index, model in enumerate(self._models)
+                if isinstance(model.get("id"), str) and not model.get("private") and not model.get("disabled")
+            ]
+            picked = rng.sample(candidates, min(len(candidates), change + remove))
+            changed_at, removed_at = picked[:change], set(picked[change:])
+            now = _hub_date(datetime.now(UTC))
+            changed = []
+            for index in changed_at:
+                model = dict(self._models[index])
+                model["sha"] = hashlib.sha1(f"{model.get('sha')}:{self._mutations}".encode()).hexdigest()
+                model["lastModified"] = now
+                for key, most in (("downloads", 5000), ("likes", 20)):
+                    if isinstance(model.get(key), int):
+                        model[key] += rng.randrange(1, most)
+                self._models[index] = model
+                changed.append(model["id"])
+            removed = [self._models[index]["id"] for index in sorted(removed_at)]
+            self._models = [model for index, model in enumerate(self._models) if index not in removed_at]
+            # Indices far above any listing's keep the new ids unique (synthetic ids carry their index).
+            new = synthetic_listing(add, seed=10_000 + self._mutations, start=100_000 * self._mutations)
+            self._models += new
+            self._cards |= synthetic_cards(new)
+            self._reindex()
+        return {"added": [model["id"] for model in new], "changed": changed, "removed": removed}
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
     def start(self) -> "FakeHub":
+        self._stopping.clear()
         self._server = ThreadingHTTPServer(self._address, _handler_for(self))
         self._server.daemon_threads = True
         host, port = self._server.server_address[:2]
@@ -115,6 +345,7 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # releases hung requests
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -126,21 +357,163 @@ class FakeHub:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    # --- answering --------------------------------------------------------------------------------
+
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
 
-    def _answer(self, path: str, query: dict[str, list[str]], host: str) -> _Reply:
+    def _reindex(self) -> None:
+        self._by_id = {}
+        for model in self._models:
+            if isinstance(model.get("id"), str):
+                self._by_id.setdefault(model["id"], model)
+
+    def _respond(self, method: str, path: str, query: dict[str, list[str]], host: str,
+                 headers: Mapping[str, str], body: bytes) -> _Reply:
+        if path == "/_fake/mutate":
+            return self._answer_mutate(body) if method == "POST" else _error(405, "POST only")
+        if path.startswith("/api/"):
+            with self._lock:
+                allowed, remaining, reset = self._quota.take(time.monotonic())
+                rate_headers = self._quota.headers(remaining, reset)
+            if not allowed:
+                reply = _json_reply(429, {"error": RATE_LIMITED}, _rate_limited_headers(reset) | rate_headers)
+            elif method in ("GET", "HEAD"):
+                reply = self._answer(path, query, host, headers)
+            else:
+                reply = _error(404, NOT_FOUND_PAGE)
+            return _Reply(reply.status, reply.body, rate_headers | reply.headers) if reply is not _HANG else _HANG
+        if method in ("GET", "HEAD") and (resolved := _split_repo_path(path, "resolve")) is not None:
+            return self._answer_resolve(*resolved, headers)
+        return _error(404, NOT_FOUND_PAGE)
+
+    def _answer(self, path: str, query: dict[str, list[str]], host: str, headers: Mapping[str, str]) -> _Reply:
         if path == "/api/agent-harnesses":
             return _json_reply(200, {"standardEnvVars": [], "harnesses": {}})
+        if path.startswith("/api/models/") and path != "/api/models/":
+            return self._answer_model(path.removeprefix("/api/models/"), query, headers)
         if path not in ("/api/models", "/api/models/"):
-            return _error(404, "Sorry, we can't find the page you are looking for.")
+            return _error(404, NOT_FOUND_PAGE)
         with self._lock:
             if self._next_failures:
                 return self._next_failures.popleft()
             models = list(self._models)
             failing_pages = dict(self._failing_pages)
         return self._listing(models, query, failing_pages, self.next_link_base or f"http://{host}")
+
+    def _answer_model(self, rest: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> _Reply:
+        split = _split_repo_path(f"/{rest}", "revision", with_file=False)
+        model_id, revision = split if split is not None else (_unquote_path(rest), None)
+        with self._lock:
+            fault = self._take_fault(model_id, "info" if revision is None else "revision")
+            if fault is not None:
+                return fault
+            model = self._by_id.get(model_id)
+            if (denied := _access_denied(model, headers)) is not None:
+                return denied
+            blobs = _is_true(query.get("blobs"))
+            if revision is None and not blobs:
+                return _json_reply(200, model)
+            sha = self._resolve_revision(model, revision or "main")
+            if sha is None:
+                return _revision_not_found(revision)
+            served = dict(model)
+            served["sha"] = sha
+            explicit = (model_id, sha) in self._manifests
+            if blobs:
+                served["siblings"] = [self._blob_sibling(model_id, sha, file) for file in self._manifest(model, sha)]
+            elif explicit:
+                served["siblings"] = [{"rfilename": file["path"]} for file in self._manifest(model, sha)]
+        return _json_reply(200, served)
+
+    def _answer_resolve(self, model_id: str, revision: str, file_path: str, headers: Mapping[str, str]) -> _Reply:
+        with self._lock:
+            fault = self._take_fault(model_id, "readme") if file_path == "README.md" else None
+            if fault is not None:
+                return fault
+            model = self._by_id.get(model_id)
+            if (denied := _access_denied(model, headers)) is not None:
+                return denied
+            sha = self._resolve_revision(model, revision)
+            if sha is None:
+                return _revision_not_found(revision)
+            card = self._cards.get(model_id) if file_path == "README.md" else None
+        if card is None:
+            return _json_reply(404, {"error": "Entry not found"},
+                               {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found"})
+        content = card.encode()
+        return _Reply(200, content, {
+            "Content-Type": "text/plain; charset=utf-8",
+            "ETag": f'"{_git_blob_id(content)}"',
+            "X-Repo-Commit": sha,
+            "Accept-Ranges": "bytes",
+            "Content-Disposition": "inline; filename*=UTF-8''README.md; filename=\"README.md\";",
+        })
+
+    def _answer_mutate(self, body: bytes) -> _Reply:
+        try:
+            wanted = json.loads(body or b"{}")
+            if not isinstance(wanted, dict) or set(wanted) - {"add", "change", "remove"}:
+                raise ValueError("expected an object with add, change, remove")
+            counts = {key: wanted.get(key, 0) for key in ("add", "change", "remove")}
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
+                raise ValueError("add, change and remove are counts")
+        except ValueError as error:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+            return _error(400, str(error))
+        return _json_reply(200, self.mutate(**counts))
+
+    def _take_fault(self, model_id: str, endpoint: str) -> _Reply | None:
+        faults = self._model_faults.get((model_id, endpoint))
+        if not faults:
+            return None
+        fault = faults[0]
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining == 0:
+                faults.pop(0)
+        return fault.reply
+
+    def _resolve_revision(self, model: dict[str, Any], revision: str) -> str | None:
+        current = model.get("sha")
+        if revision in ("main", current) and isinstance(current, str):
+            return current
+        return revision if (model["id"], revision) in self._manifests else None
+
+    def _manifest(self, model: dict[str, Any], sha: str) -> list[dict[str, Any]]:
+        explicit = self._manifests.get((model["id"], sha))
+        if explicit is not None:
+            return explicit
+        siblings = model.get("siblings")
+        paths = [s["rfilename"] for s in siblings if isinstance(s, dict) and isinstance(s.get("rfilename"), str)] \
+            if isinstance(siblings, list) else []
+        return [self._derived_file(model["id"], sha, path) for path in paths]
+
+    def _derived_file(self, model_id: str, sha: str, path: str) -> dict[str, Any]:
+        digest = hashlib.sha256(f"{model_id}\0{sha}\0{path}".encode()).hexdigest()
+        card = self._cards.get(model_id) if path == "README.md" else None
+        if card is not None:
+            return {"path": path, "size": len(card.encode()), "sha256": None}
+        if not path.lower().endswith(LFS_EXTENSIONS):
+            return {"path": path, "size": 64 + int(digest[:8], 16) % 20_000, "sha256": None}
+        lower = path.lower()
+        smallest, spread = (500_000_000, 3_500_000_000) if lower.endswith((".litertlm", ".task")) else (1_000_000, 400_000_000)
+        return {"path": path, "size": smallest + int(digest[:12], 16) % spread, "sha256": digest}
+
+    def _blob_sibling(self, model_id: str, sha: str, file: dict[str, Any]) -> dict[str, Any]:
+        path, size, sha256 = file["path"], file["size"], file["sha256"]
+        if sha256 is None:
+            card = self._cards.get(model_id) if path == "README.md" else None
+            blob_id = _git_blob_id(card.encode()) if card is not None else \
+                hashlib.sha1(f"{model_id}\0{sha}\0{path}\0{size}".encode()).hexdigest()
+            return {"rfilename": path, "blobId": blob_id, "size": size}
+        pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+        return {
+            "rfilename": path,
+            "blobId": _git_blob_id(pointer),
+            "size": size,
+            "lfs": {"sha256": sha256, "size": size, "pointerSize": len(pointer)},
+        }
 
     def _listing(
         self, models: list[dict[str, Any]], query: dict[str, list[str]], failing_pages: dict[int, int], link_base: str
@@ -196,11 +569,12 @@ def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                     url=f"http://{host}{self.path}",
                 )
             )
-            self._drain_body()
-            if self.command == "GET":
-                reply = hub._answer(parts.path, query, host)
-            else:
-                reply = _error(404, "Sorry, we can't find the page you are looking for.")
+            body = self._read_body()
+            reply = hub._respond(self.command, parts.path, query, host, self.headers, body)
+            if reply is _HANG:
+                hub._stopping.wait()
+                self.close_connection = True
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -209,16 +583,68 @@ def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(reply.body)
 
-        def _drain_body(self) -> None:
+        def _read_body(self) -> bytes:
             # Unread request bodies would be parsed as the next request on this kept-alive connection.
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            return self.rfile.read(length) if length else b""
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # tests read `hub.requests` instead
 
     return Handler
+
+
+def _split_repo_path(path: str, marker: str, *, with_file: bool = True) -> tuple[str, ...] | None:
+    """`/<id>/<marker>/<rev>[/<file>]` → (id, rev[, file]), each percent-decoded; None if it is not that."""
+    segments = path.split("/")[1:]
+    for index in range(1, len(segments) - 1):
+        if segments[index] == marker:
+            model_id = _unquote_path("/".join(segments[:index]))
+            if with_file:
+                if index + 2 >= len(segments) or not segments[index + 2]:
+                    return None
+                return model_id, unquote(segments[index + 1]), _unquote_path("/".join(segments[index + 2 :]))
+            return model_id, unquote("/".join(segments[index + 1 :]))
+    return None
+
+
+def _unquote_path(path: str) -> str:
+    return unquote(path).strip("/")
+
+
+def _access_denied(model: dict[str, Any] | None, headers: Mapping[str, str]) -> _Reply | None:
+    """What the Hub answers instead of the model, or None when the client may see it."""
+    authenticated = (headers.get("Authorization") or "").startswith("Bearer ")
+    not_found = {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}
+    if model is None:
+        return _json_reply(404, {"error": "Repository not found"}, not_found)
+    if model.get("private") is True:
+        # Anonymous: 401, as for anything the client may not know exists; a token without access: 404.
+        return _json_reply(404 if authenticated else 401, {"error": "Repository not found"}, not_found)
+    if model.get("disabled") is True:
+        if not authenticated:
+            return _json_reply(401, {"error": "Repository not found"}, not_found)
+        return _json_reply(403, {"error": DISABLED}, {"X-Error-Message": DISABLED})
+    return None
+
+
+def _revision_not_found(revision: str | None) -> _Reply:
+    message = f"Invalid rev id: {revision}"
+    return _json_reply(404, {"error": message}, {"X-Error-Code": "RevisionNotFound", "X-Error-Message": message})
+
+
+def _rate_limited_headers(retry_after_seconds: int) -> dict[str, str]:
+    return {
+        "Retry-After": str(retry_after_seconds),
+        "RateLimit": f'"api";r=0;t={retry_after_seconds}',
+        "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
+        "X-Error-Message": RATE_LIMITED,
+    }
+
+
+def _git_blob_id(content: bytes) -> str:
+    """The git object id of a blob with this content, as the Hub's `blobId` and non-LFS `ETag`."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
 def _matches(model: dict[str, Any], query: dict[str, list[str]]) -> bool:
@@ -291,8 +717,12 @@ def _content_type(body: str) -> str:
     return "application/json; charset=utf-8"
 
 
-def main() -> None:
-    from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing
+def _hub_date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def serve(argv: list[str]) -> None:
+    from pocketai_pipeline_tests.synthetic import app_ready_edge_models, edge_case_models, synthetic_cards, synthetic_listing
 
     parser = argparse.ArgumentParser(description="Serve a synthetic LiteRT listing as a local Hugging Face Hub.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -301,19 +731,50 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--edge-cases", action="store_true", help="also serve the malformed/private/odd edge cases")
     parser.add_argument("--url-file", help="write the served URL to this file once listening (for scripts)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
-    models = synthetic_listing(args.models) + (edge_case_models() if args.edge_cases else [])
-    hub = FakeHub(models, page_size=args.page_size, host=args.host, port=args.port).start()
-    print(f"Fake Hugging Face Hub serving {len(models)} models at {hub.url} (Ctrl-C to stop)", flush=True)
+    models = synthetic_listing(args.models) + (edge_case_models() + app_ready_edge_models() if args.edge_cases else [])
+    hub = FakeHub(models, cards=synthetic_cards(models), page_size=args.page_size, host=args.host, port=args.port).start()
+    stop = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stop.set())
     if args.url_file:
         Path(args.url_file).write_text(hub.url)
+    print(f"Fake Hugging Face Hub serving {len(models)} models at {hub.url} (Ctrl-C to stop)", flush=True)
+    while not stop.wait(0.5):
+        pass
+    hub.stop()
+
+
+def mutate(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fake_hub mutate", description="Add, change and remove models of a running fake Hub.")
+    parser.add_argument("--url", required=True, help="the fake Hub's URL, e.g. http://127.0.0.1:8765")
+    for name in ("add", "change", "remove"):
+        parser.add_argument(f"--{name}", type=int, default=0, metavar="N")
+    args = parser.parse_args(argv)
+    request = urllib.request.Request(
+        f"{args.url.rstrip('/')}/_fake/mutate",
+        data=json.dumps({"add": args.add, "change": args.change, "remove": args.remove}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        hub.stop()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            result = json.load(response)
+    except (urllib.error.URLError, ValueError) as error:
+        print(f"mutate failed: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.url}: added {len(result['added'])}, changed {len(result['changed'])}, removed {len(result['removed'])}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mutate"]:
+        return mutate(argv[1:])
+    serve(argv[1:] if argv[:1] == ["serve"] else argv)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,19 +1,30 @@
 """The fake Hub is only useful if the real huggingface_hub client cannot tell it from the Hub."""
 
+import hashlib
+import json
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from urllib.parse import urlsplit
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
 
+import httpx2
 import pytest
-from huggingface_hub import HfApi
-from huggingface_hub.errors import HfHubHTTPError
-from huggingface_hub.utils import build_hf_headers, get_session, paginate, parse_ratelimit_headers
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import (
+    DisabledRepoError,
+    HfHubHTTPError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, paginate, parse_ratelimit_headers
 
-from pocketai_pipeline_tests.fake_hub import FakeHub
+from pocketai_pipeline_tests.fake_hub import DEFAULT_QUOTA, LFS_EXTENSIONS, FakeHub
 from pocketai_pipeline_tests.synthetic import (
     app_ready_edge_models,
     edge_case_models,
@@ -306,6 +317,395 @@ def test_cli_serves_the_synthetic_listing_until_interrupted():
 
     assert [len(page) for page in pages] == [10, 10, 10]
     assert exit_code == 0
+
+
+# --- per-model endpoints -------------------------------------------------------------------------
+
+def git_blob_id(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def served(models=None, **kwargs) -> FakeHub:
+    models = synthetic_listing(12) if models is None else models
+    return FakeHub(models, cards=synthetic_cards(models), **kwargs)
+
+
+def test_model_info_sends_the_stored_model_exactly_and_the_client_parses_it():
+    models = synthetic_listing(12)
+    model = next(m for m in models if "cardData" in m and m.get("library_name"))
+    with served(models) as hub:
+        raw = get_session().get(f"{hub.url}/api/models/{model['id']}")
+        info = HfApi(endpoint=hub.url, token=False).model_info(model["id"])
+
+    assert raw.status_code == 200 and raw.json() == model
+    assert (info.id, info.sha, info.tags, info.library_name) == (model["id"], model["sha"], model["tags"], model["library_name"])
+    assert [s.rfilename for s in info.siblings] == [s["rfilename"] for s in model["siblings"]]
+    assert all(s.size is None and s.lfs is None for s in info.siblings)
+    assert info.card_data["license"] == model["cardData"]["license"]
+
+
+def test_files_metadata_gives_sizes_blob_ids_and_lfs_sha256_at_the_revision():
+    models = synthetic_listing(12)
+    model = next(m for m in models if any(s["rfilename"] == "README.md" for s in m["siblings"]))
+    cards = synthetic_cards(models)
+    with served(models) as hub:
+        api = HfApi(endpoint=hub.url, token=False)
+        at_revision = api.model_info(model["id"], revision=model["sha"], files_metadata=True)
+        current = api.model_info(model["id"], files_metadata=True)  # `?blobs=true` without a revision
+        plain = get_session().get(f"{hub.url}/api/models/{model['id']}/revision/{model['sha']}").json()
+        raw = get_session().get(f"{hub.url}/api/models/{model['id']}/revision/main", params={"blobs": "true"}).json()
+        request = next(r for r in hub.requests if "/revision/" in r.path)
+
+    assert request.path == f"/api/models/{model['id']}/revision/{model['sha']}" and request.query["blobs"] == ["true"]
+    assert at_revision.sha == model["sha"] and at_revision.siblings == current.siblings
+    assert [s.rfilename for s in at_revision.siblings] == [s["rfilename"] for s in model["siblings"]]
+    for sibling in at_revision.siblings:
+        assert sibling.size > 0 and re.fullmatch("[0-9a-f]{40}", sibling.blob_id)
+        if sibling.rfilename.lower().endswith(LFS_EXTENSIONS):
+            assert re.fullmatch("[0-9a-f]{64}", sibling.lfs.sha256) and sibling.lfs.size == sibling.size
+            pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sibling.lfs.sha256}\nsize {sibling.size}\n"
+            assert (sibling.lfs.pointer_size, sibling.blob_id) == (len(pointer), git_blob_id(pointer.encode()))
+        else:
+            assert sibling.lfs is None
+    readme = next(s for s in at_revision.siblings if s.rfilename == "README.md")
+    card = cards[model["id"]].encode()
+    assert (readme.size, readme.blob_id) == (len(card), git_blob_id(card))
+    assert plain["siblings"] == model["siblings"] and plain["sha"] == model["sha"]
+    [lfs_sibling] = [s for s in raw["siblings"] if "lfs" in s][:1]
+    assert list(lfs_sibling) == ["rfilename", "blobId", "size", "lfs"]
+    assert list(lfs_sibling["lfs"]) == ["sha256", "size", "pointerSize"]
+    assert all(set(s) == {"rfilename", "blobId", "size"} for s in raw["siblings"] if "lfs" not in s)
+
+
+def test_derived_files_are_deterministic_and_follow_the_extension():
+    model = app_ready_edge_models()[10]  # edge/app-files-every-format
+    assert model["id"] == "edge/app-files-every-format"
+    with FakeHub([model]) as first, FakeHub([model]) as second:
+        files = first.files(model["id"])
+        again = second.files(model["id"], model["sha"])
+
+    assert files == again
+    lfs = {file["path"] for file in files if file["sha256"] is not None}
+    assert lfs == {"model.tflite", "model.litertlm", "model.task", "model.onnx", "model.safetensors", "weights.bin"}
+    assert {file["path"] for file in files} - lfs == {".gitattributes", "README.md", "config.json", "labels.txt"}
+    assert len({file["sha256"] for file in files if file["sha256"]}) == 6
+
+
+def test_upper_case_extensions_nested_paths_and_no_files():
+    models = app_ready_edge_models()
+    by_id = {m["id"]: m for m in models}
+    with FakeHub(models) as hub:
+        api = HfApi(endpoint=hub.url, token=False)
+        upper = api.model_info("edge/app-files-upper-case-extension", files_metadata=True).siblings
+        nested = api.model_info("edge/app-files-nested", files_metadata=True).siblings
+        empty = api.model_info("edge/app-files-none", files_metadata=True).siblings
+
+    assert next(s for s in upper if s.rfilename == "MODEL.TFLITE").lfs is not None
+    assert [s.rfilename for s in nested] == [s["rfilename"] for s in by_id["edge/app-files-nested"]["siblings"]]
+    assert next(s for s in nested if s.rfilename == "deep/er/still/model.tflite").lfs is not None
+    assert empty == []
+
+
+def test_set_files_overrides_the_manifest_and_registers_older_revisions():
+    model = synthetic_listing(1)[0]
+    old_sha = "0" * 40
+    old_files = [
+        {"path": "model.tflite", "size": 1234, "sha256": "ab" * 32},
+        {"path": "notes.txt", "size": 7, "sha256": None},
+    ]
+    with served([model]) as hub:
+        hub.set_files(model["id"], old_sha, old_files)
+        api = HfApi(endpoint=hub.url, token=False)
+        old = api.model_info(model["id"], revision=old_sha, files_metadata=True)
+        old_plain = get_session().get(f"{hub.url}/api/models/{model['id']}/revision/{old_sha}").json()
+        current = api.model_info(model["id"], revision=model["sha"], files_metadata=True)
+        listed = get_session().get(f"{hub.url}/api/models/{model['id']}").json()
+        hub.set_files(model["id"], model["sha"], old_files[:1])
+        overridden = api.model_info(model["id"], files_metadata=True)
+        with pytest.raises(RevisionNotFoundError):
+            api.model_info(model["id"], revision="f" * 40, files_metadata=True)
+        with pytest.raises(ValueError):
+            hub.set_files(model["id"], old_sha, [{"path": "x", "size": 1}])
+
+    assert old.sha == old_sha and [(s.rfilename, s.size) for s in old.siblings] == [("model.tflite", 1234), ("notes.txt", 7)]
+    assert (old.siblings[0].lfs.sha256, old.siblings[1].lfs) == ("ab" * 32, None)
+    assert old_plain["siblings"] == [{"rfilename": "model.tflite"}, {"rfilename": "notes.txt"}]
+    assert [s.rfilename for s in current.siblings] == [s["rfilename"] for s in model["siblings"]]
+    assert listed == model  # the stored JSON is never rewritten
+    assert [(s.rfilename, s.size) for s in overridden.siblings] == [("model.tflite", 1234)]
+
+
+def test_ids_may_be_percent_encoded_and_non_ascii():
+    models = edge_case_models()
+    model_id = "edge/模型-litert-ünï"
+    with FakeHub(models) as hub:
+        plain = get_session().get(f"{hub.url}/api/models/{model_id}")
+        encoded = get_session().get(f"{hub.url}/api/models/{quote(model_id, safe='')}")
+        revision = get_session().get(f"{hub.url}/api/models/{quote(model_id, safe='')}/revision/main?blobs=true")
+
+    assert plain.json()["id"] == encoded.json()["id"] == revision.json()["id"] == model_id
+    assert hub.requests[0].path == f"/api/models/{quote(model_id)}"
+    assert revision.json()["siblings"][1]["lfs"]["size"] > 0
+
+
+def test_missing_private_and_disabled_models_answer_as_the_hub_does():
+    with FakeHub(edge_case_models()) as hub:
+        anonymous = HfApi(endpoint=hub.url, token=False)
+        with_token = HfApi(endpoint=hub.url, token="hf_not_a_real_token")
+        outcomes = {}
+        for name, api in (("anonymous", anonymous), ("token", with_token)):
+            for model_id in ("nobody/nothing", "edge/private-litert", "edge/disabled-litert"):
+                with pytest.raises(HfHubHTTPError) as raised:
+                    api.model_info(model_id)
+                outcomes[name, model_id] = (type(raised.value), raised.value.response.status_code)
+        raw = get_session().get(f"{hub.url}/api/models/nobody/nothing")
+        gated = anonymous.model_info("edge/gated-manual-litert", files_metadata=True)
+
+    assert outcomes == {
+        ("anonymous", "nobody/nothing"): (RepositoryNotFoundError, 404),
+        ("anonymous", "edge/private-litert"): (RepositoryNotFoundError, 401),
+        ("anonymous", "edge/disabled-litert"): (RepositoryNotFoundError, 401),
+        ("token", "nobody/nothing"): (RepositoryNotFoundError, 404),
+        ("token", "edge/private-litert"): (RepositoryNotFoundError, 404),
+        ("token", "edge/disabled-litert"): (DisabledRepoError, 403),
+    }
+    assert (raw.headers["X-Error-Code"], raw.json()) == ("RepoNotFound", {"error": "Repository not found"})
+    assert gated.gated == "manual" and gated.siblings[1].lfs is not None
+
+
+def test_the_readme_resolves_to_the_card_like_a_non_lfs_file(tmp_path):
+    models = synthetic_listing(12)
+    cards = synthetic_cards(models)
+    model = next(m for m in models if cards[m["id"]])
+    with served(models) as hub:
+        path = hf_hub_download(model["id"], "README.md", revision=model["sha"], endpoint=hub.url, token=False,
+                               cache_dir=tmp_path)
+        head = get_session().head(f"{hub.url}/{model['id']}/resolve/{model['sha']}/README.md")
+        main = get_session().get(f"{hub.url}/{model['id']}/resolve/main/README.md")
+
+    card = cards[model["id"]]
+    assert open(path, encoding="utf-8").read() == card == main.text
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert head.headers["ETag"] == f'"{git_blob_id(card.encode())}"' and head.headers["X-Repo-Commit"] == model["sha"]
+    assert int(head.headers["Content-Length"]) == len(card.encode())
+    assert "RateLimit" not in head.headers  # resolvers have their own quota
+
+
+def test_resolve_errors_are_entry_revision_and_repo_not_found():
+    models = synthetic_listing(60)
+    cards = synthetic_cards(models)
+    with_card = next(m for m in models if cards[m["id"]])
+    without_card = next(m for m in models if cards[m["id"]] is None)
+    with served(models) as hub:
+        def resolve(model_id, revision, file="README.md"):
+            return get_session().get(f"{hub.url}/{model_id}/resolve/{revision}/{file}")
+
+        no_card = resolve(without_card["id"], without_card["sha"])
+        other_file = resolve(with_card["id"], with_card["sha"], "model.tflite")
+        bad_revision = resolve(with_card["id"], "f" * 40)
+        no_repo = resolve("nobody/nothing", "main")
+        hub.set_card(with_card["id"], None)
+        removed_card = resolve(with_card["id"], with_card["sha"])
+        hub.set_card(without_card["id"], "---\nlicense: mit\n---\nNow it has one.\n")
+        added_card = resolve(without_card["id"], "main")
+
+    for response, error in ((no_card, RemoteEntryNotFoundError), (other_file, RemoteEntryNotFoundError),
+                            (bad_revision, RevisionNotFoundError), (no_repo, RepositoryNotFoundError),
+                            (removed_card, RemoteEntryNotFoundError)):
+        assert response.status_code == 404
+        with pytest.raises(error):
+            hf_raise_for_status(response)
+    assert added_card.text == "---\nlicense: mit\n---\nNow it has one.\n"
+
+
+# --- per-model faults ----------------------------------------------------------------------------
+
+def test_fail_model_fails_one_endpoint_of_one_model_count_times_or_always():
+    models = synthetic_listing(3)
+    first, second = models[0]["id"], models[1]["id"]
+    with served(models) as hub:
+        session = get_session()
+        hub.fail_model(first, "revision", 503, count=2, headers={"Retry-After": "0"}, body="busy")
+        hub.fail_model(first, "info", 500)
+        revisions = [session.get(f"{hub.url}/api/models/{first}/revision/main?blobs=true") for _ in range(3)]
+        infos = [session.get(f"{hub.url}/api/models/{first}").status_code for _ in range(3)]
+        unaffected = session.get(f"{hub.url}/api/models/{second}").status_code
+        hub.fail_model(second, "readme", 429, count=1, headers={"Retry-After": "7"})
+        readme = [session.get(f"{hub.url}/{second}/resolve/main/README.md").status_code for _ in range(2)]
+        hub.clear_model_faults()
+        after_clear = session.get(f"{hub.url}/api/models/{first}").status_code
+        with pytest.raises(ValueError):
+            hub.fail_model(first, "listing", 500)
+
+    assert [r.status_code for r in revisions] == [503, 503, 200]
+    assert (revisions[0].text, revisions[0].headers["Retry-After"]) == ("busy", "0")
+    assert "RateLimit" in revisions[0].headers  # an /api/ answer, even a failed one
+    assert infos == [500, 500, 500] and unaffected == 200
+    assert readme[0] == 429 and readme[1] in (200, 404)
+    assert after_clear == 200
+
+
+def test_garbage_is_a_200_that_is_not_json():
+    model = synthetic_listing(1)[0]
+    with served([model]) as hub:
+        hub.fail_model(model["id"], "revision", 200, body="<html>upstream hiccup</html>")
+        response = get_session().get(f"{hub.url}/api/models/{model['id']}/revision/{model['sha']}?blobs=true")
+        with pytest.raises(ValueError):  # huggingface_hub fails to decode it: no ModelInfo
+            HfApi(endpoint=hub.url, token=False).model_info(model["id"], revision=model["sha"], files_metadata=True)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_hang_model_never_answers_until_the_hub_stops():
+    models = synthetic_listing(2)
+    hub = served(models).start()
+    try:
+        hub.hang_model(models[0]["id"], "readme")
+        started = time.monotonic()
+        with pytest.raises(httpx2.TimeoutException):
+            httpx2.get(f"{hub.url}/{models[0]['id']}/resolve/main/README.md", timeout=0.5)
+        assert 0.5 <= time.monotonic() - started < 5
+        assert httpx2.get(f"{hub.url}/api/models/{models[0]['id']}", timeout=5).status_code == 200
+        errors = []
+        hanging = threading.Thread(target=lambda: _expect_failure(f"{hub.url}/{models[0]['id']}/resolve/main/README.md", errors))
+        hanging.start()
+        time.sleep(0.3)
+    finally:
+        hub.stop()
+    hanging.join(timeout=5)
+    assert not hanging.is_alive() and errors == ["closed"]
+
+
+def _expect_failure(url: str, errors: list) -> None:
+    try:
+        httpx2.get(url, timeout=30)
+        errors.append("answered")
+    except httpx2.HTTPError:
+        errors.append("closed")
+
+
+# --- rate limits ------------------------------------------------------------------------------------
+
+def test_every_api_response_carries_the_hub_rate_limit_headers():
+    models = synthetic_listing(3)
+    with served(models) as hub:
+        responses = [
+            get_session().get(f"{hub.url}/api/models"),
+            get_session().get(f"{hub.url}/api/models/{models[0]['id']}"),
+            get_session().get(f"{hub.url}/api/models/nobody/nothing"),
+        ]
+
+    infos = [parse_ratelimit_headers(response.headers) for response in responses]
+    assert [info.remaining for info in infos] == [DEFAULT_QUOTA - 1, DEFAULT_QUOTA - 2, DEFAULT_QUOTA - 3]
+    assert all((info.resource_type, info.limit, info.window_seconds) == ("api", DEFAULT_QUOTA, 300) for info in infos)
+    assert all(0 < info.reset_in_seconds <= 300 for info in infos)
+    assert re.fullmatch(r'"api";r=\d+;t=\d+', responses[0].headers["RateLimit"])
+    assert responses[0].headers["RateLimit-Policy"] == f'"fixed window";"api";q={DEFAULT_QUOTA};w=300'
+
+
+def test_a_quota_answers_429_until_its_fixed_window_ends():
+    models = synthetic_listing(2)
+    with served(models) as hub:
+        hub.set_quota(3, window_seconds=2)
+        session = get_session()
+        allowed = [session.get(f"{hub.url}/api/models/{models[0]['id']}") for _ in range(3)]
+        limited = session.get(f"{hub.url}/api/models")
+        resolve = session.get(f"{hub.url}/{models[0]['id']}/resolve/main/README.md")  # not counted
+        time.sleep(float(limited.headers["Retry-After"]) + 0.1)
+        later = session.get(f"{hub.url}/api/models")
+        hub.set_quota(None)
+        unlimited = session.get(f"{hub.url}/api/models")
+
+    assert [parse_ratelimit_headers(r.headers).remaining for r in allowed] == [2, 1, 0]
+    assert all(r.status_code == 200 for r in allowed)
+    assert limited.status_code == 429
+    info = parse_ratelimit_headers(limited.headers)
+    assert (info.remaining, info.limit, info.window_seconds) == (0, 3, 2)
+    assert 1 <= info.reset_in_seconds <= 2 and limited.headers["Retry-After"] == str(info.reset_in_seconds)
+    with pytest.raises(HfHubHTTPError, match="reached your 'api' rate limit"):
+        hf_raise_for_status(limited)
+    assert resolve.status_code in (200, 404) and "RateLimit" not in resolve.headers
+    assert later.status_code == 200 and parse_ratelimit_headers(later.headers).remaining == 2
+    assert parse_ratelimit_headers(unlimited.headers).limit == DEFAULT_QUOTA
+
+
+# --- the demo's mutations ------------------------------------------------------------------------------
+
+def test_the_mutate_route_adds_changes_and_removes_models():
+    models = synthetic_listing(20)
+    with served(models, page_size=100) as hub:
+        before = {m["id"]: m for m in get_session().get(f"{hub.url}/api/models", params={"full": "true"}).json()}
+        before_files = {model_id: hub.files(model_id) for model_id in before}
+        answer = get_session().post(f"{hub.url}/_fake/mutate", json={"add": 2, "change": 3, "remove": 1})
+        result = answer.json()
+        after = {m["id"]: m for m in get_session().get(f"{hub.url}/api/models", params={"full": "true"}).json()}
+        removed_lookup = get_session().get(f"{hub.url}/api/models/{result['removed'][0]}")
+        added_card = get_session().get(f"{hub.url}/{result['added'][0]}/resolve/main/README.md")
+        changed_files = {model_id: hub.files(model_id) for model_id in result["changed"]}
+        bad = [get_session().post(f"{hub.url}/_fake/mutate", content=body).status_code
+               for body in (b"not json", b'{"add": -1}', b'{"grow": 1}', b"[1]")]
+        again = get_session().post(f"{hub.url}/_fake/mutate", json={"add": 1}).json()
+
+    assert answer.status_code == 200 and [len(result[k]) for k in ("added", "changed", "removed")] == [2, 3, 1]
+    assert set(after) == (set(before) - set(result["removed"])) | set(result["added"])
+    assert not set(result["changed"]) & set(result["removed"])
+    assert removed_lookup.status_code == 404 and removed_lookup.headers["X-Error-Code"] == "RepoNotFound"
+    now = datetime.now(UTC)
+    for model_id in result["changed"]:
+        old, new = before[model_id], after[model_id]
+        assert new["sha"] != old["sha"] and len(new["sha"]) == 40
+        assert abs((datetime.fromisoformat(new["lastModified"].replace("Z", "+00:00")) - now).total_seconds()) < 60
+        assert new["downloads"] > old["downloads"] and new["likes"] > old["likes"]
+        old_sizes = {f["path"]: f["size"] for f in before_files[model_id]}
+        assert {f["path"]: f["size"] for f in changed_files[model_id]} != old_sizes
+    assert all(set(after[model_id]["tags"]) & LITERT_FILTERS for model_id in result["added"])
+    assert added_card.status_code in (200, 404)
+    assert bad == [400, 400, 400, 400]
+    assert not set(again["added"]) & set(after)
+
+
+def test_cli_mutates_a_served_hub_with_edge_cases_and_stops_on_sigterm(tmp_path):
+    url_file = tmp_path / "url"
+    command = [sys.executable, "-m", "pocketai_pipeline_tests.fake_hub", "--port", "0", "--models", "30",
+               "--page-size", "500", "--edge-cases", "--url-file", str(url_file)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        process.stdout.readline()
+        url = url_file.read_text()
+        ids = [m["id"] for m in get_session().get(f"{url}/api/models", params={"limit": 1000}).json() if isinstance(m.get("id"), str)]
+        card = get_session().get(f"{url}/edge/app-base-model-string/resolve/main/README.md")
+        mutated = subprocess.run(
+            [sys.executable, "-m", "pocketai_pipeline_tests.fake_hub", "mutate", "--url", url, "--add", "2",
+             "--change", "1", "--remove", "3"],
+            capture_output=True, text=True, timeout=60,
+        )
+        after = get_session().get(f"{url}/api/models", params={"limit": 1000}).json()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        exit_code = process.wait(timeout=10)
+
+    expected = 30 + len(edge_case_models()) + len(app_ready_edge_models())
+    assert len(ids) + 2 == expected  # two edge cases have no string id
+    assert "edge/app-only-litert-lm" in ids
+    assert card.text == synthetic_cards(app_ready_edge_models())["edge/app-base-model-string"]
+    assert mutated.returncode == 0, mutated.stderr
+    assert mutated.stdout.strip() == f"{url}: added 2, changed 1, removed 3"
+    assert len(after) == expected - 1
+    assert exit_code == 0
+
+
+def test_serve_is_an_alias_of_the_default_command():
+    command = [sys.executable, "-m", "pocketai_pipeline_tests.fake_hub", "serve", "--port", "0", "--models", "3"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().split(" at ")[1].split()[0]
+        count = len(get_session().get(f"{url}/api/models").json())
+    finally:
+        process.send_signal(signal.SIGINT)
+        exit_code = process.wait(timeout=10)
+    assert (count, exit_code) == (3, 0)
 
 
 # --- app-ready synthetic data ---------------------------------------------------------------------------
