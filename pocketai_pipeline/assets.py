@@ -1,4 +1,4 @@
-"""The sync assets: Hub listing → normalized records → the ml_models table."""
+"""The sync assets: Hub listing → normalized records → the ml_models table → per-model details."""
 
 import time
 from collections.abc import Iterator
@@ -6,23 +6,31 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
-from pocketai_pipeline.catalog.merge import merge_records
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.checks import (
-    LISTING_CHECKS,
     ML_MODELS_CHECKS,
     RECORDS_CHECKS,
-    listing_shrink_check,
     ml_models_checks,
     records_checks,
+    shrink_check,
 )
 from pocketai_pipeline.hub.listing import HubListing
 from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.metadata import ML_MODELS_SCHEMA, listing_metadata, merge_metadata, records_metadata
+from pocketai_pipeline.metadata import (
+    ML_MODELS_SCHEMA,
+    details_metadata,
+    listing_metadata,
+    merge_metadata,
+    records_metadata,
+)
 from pocketai_pipeline.partitions import daily_partitions
-from pocketai_pipeline.settings import hub_step_retries, hub_step_retry_delay_seconds
+from pocketai_pipeline.settings import details_time_budget_seconds, hub_step_retries, hub_step_retry_delay_seconds
+from pocketai_pipeline.sync.details import refresh_details
 from pocketai_pipeline.sync.records import normalize_listing
+from pocketai_pipeline.sync.removals import RemovalCheck
+from pocketai_pipeline.sync.shrink import is_suspicious_shrink
 
 GROUP = "hf_litert_sync"
 OWNERS = ["team:pocket-ai-data"]
@@ -36,6 +44,20 @@ hub_models = dg.AssetSpec(
 )
 
 
+class MlModelsConfig(dg.Config):
+    accept_shrink: bool = Field(
+        default=False,
+        description="Accept one real shrink of the listing: mark the missing models that their own lookup "
+        "confirms gone, although more than 20% of the synced models are missing (contract rule 7).",
+    )
+
+
+def shrink_accepted(context: dg.AssetExecutionContext) -> bool:
+    """The run's `accept_shrink` (declared on ml_models, so any step of the run can read it)."""
+    config = context.run.run_config.get("ops", {}).get("ml_models", {}).get("config", {})
+    return bool(config.get("accept_shrink", False))
+
+
 @dg.asset(
     deps=[hub_models],
     partitions_def=daily_partitions,
@@ -44,7 +66,6 @@ hub_models = dg.AssetSpec(
     kinds={"huggingface", "json"},
     owners=OWNERS,
     code_version="1",
-    check_specs=LISTING_CHECKS,
     # Whole-step retries on top of the per-request ones: the Hub's bad minutes pass.
     retry_policy=dg.RetryPolicy(
         max_retries=hub_step_retries(),
@@ -52,13 +73,11 @@ hub_models = dg.AssetSpec(
         backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     ),
-    description="Every model the Hub lists for the filter, exactly as the Hub sent it (gzip JSON lines).",
+    description="Every model the Hub lists for the filters, exactly as the Hub sent it (gzip JSON lines).",
 )
-def hf_litert_listing(hub: HubResource, catalog: CatalogResource) -> Iterator:
+def hf_litert_listing(hub: HubResource) -> dg.Output[HubListing]:
     listing = hub.fetch_listing()
-    yield dg.Output(listing, metadata=listing_metadata(listing))
-    listed_ids = normalize_listing(listing.models).records["hf_model_id"].tolist()
-    yield listing_shrink_check(catalog.engine(), listed_ids, catalog.system_username)
+    return dg.Output(listing, metadata=listing_metadata(listing))
 
 
 @dg.asset(
@@ -67,22 +86,27 @@ def hf_litert_listing(hub: HubResource, catalog: CatalogResource) -> Iterator:
     io_manager_key="records_io_manager",
     kinds={"pandas", "parquet"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",
     check_specs=RECORDS_CHECKS,
     description="One validated, de-duplicated record per public model; malformed ones are reported and left out.",
 )
-def litert_model_records(context: dg.AssetExecutionContext, hf_litert_listing: HubListing) -> Iterator:
+def litert_model_records(
+    context: dg.AssetExecutionContext, catalog: CatalogResource, hf_litert_listing: HubListing
+) -> Iterator:
     normalized = normalize_listing(hf_litert_listing.models)
     for reject in normalized.rejects:
         context.log.warning(f"left out {reject.hf_model_id or 'a record'}: {reject.reason}")
     records = normalized.records
     records.attrs = {
         "fetched_at": hf_litert_listing.fetched_at.isoformat(),
+        "filters": list(hf_litert_listing.filters),
         "skipped_private_or_disabled": normalized.skipped_private + normalized.skipped_disabled,
         "skipped_invalid": len(normalized.rejects),
     }
     yield dg.Output(records, metadata=records_metadata(normalized))
     yield from records_checks(records)
+    active, missing = catalog.count_would_remove(records["hf_model_id"].tolist())
+    yield shrink_check(active, missing, accepted=shrink_accepted(context))
 
 
 @dg.asset(
@@ -90,7 +114,7 @@ def litert_model_records(context: dg.AssetExecutionContext, hf_litert_listing: H
     group_name=GROUP,
     kinds={"postgres"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",
     pool="pocketai_catalog_merge",
     check_specs=ML_MODELS_CHECKS,
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
@@ -98,22 +122,78 @@ def litert_model_records(context: dg.AssetExecutionContext, hf_litert_listing: H
     description="The Pocket AI catalog table, merged from the records in one transaction.",
 )
 def ml_models(
-    context: dg.AssetExecutionContext, catalog: CatalogResource, litert_model_records: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    config: MlModelsConfig,
+    hub: HubResource,
+    catalog: CatalogResource,
+    litert_model_records: pd.DataFrame,
 ) -> dg.MaterializeResult:
     started = time.monotonic()
-    engine = catalog.engine()
-    result = merge_records(
-        engine,
+    listed_ids = litert_model_records["hf_model_id"].tolist()
+    fetched_at = datetime.fromisoformat(litert_model_records.attrs["fetched_at"])
+    removals = look_up_missing_models(context, config, hub, catalog, listed_ids, fetched_at)
+    result = catalog.merge(
         litert_model_records,
-        fetched_at=datetime.fromisoformat(litert_model_records.attrs["fetched_at"]),
+        fetched_at=fetched_at,
         partition_key=context.partition_key,
-        system_username=catalog.system_username,
-        system_email=catalog.system_email,
+        removals=removals,
+        accept_shrink=config.accept_shrink,
     )
     if result.stale:
         context.log.warning(f"partition {context.partition_key}: a newer listing is already applied; nothing changed")
-    listed_ids = litert_model_records["hf_model_id"].tolist()
+    if result.shrink_accepted:
+        context.log.warning(
+            f"accept_shrink: {result.would_remove} of {result.active_synced_before} synced models are missing from "
+            f"the listing; the {result.removed} that their own lookup confirmed gone are marked removed"
+        )
     return dg.MaterializeResult(
-        metadata=merge_metadata(result, litert_model_records.attrs, time.monotonic() - started),
-        check_results=ml_models_checks(engine, listed_ids, result, catalog.system_username),
+        metadata=merge_metadata(result, litert_model_records.attrs, time.monotonic() - started, catalog.recent_syncs()),
+        check_results=ml_models_checks(catalog.engine(), listed_ids, result, removals, catalog.system_username),
     )
+
+
+def look_up_missing_models(
+    context: dg.AssetExecutionContext, config: MlModelsConfig, hub: HubResource, catalog: CatalogResource,
+    listed_ids: list[str], fetched_at: datetime,
+) -> RemovalCheck:
+    """Each synced model the listing lacks, looked up on its own; none when the merge will not mark any
+    (a stale listing, or a suspicious shrink not accepted)."""
+    newest_applied = catalog.newest_applied_fetched_at()
+    if newest_applied is not None and fetched_at < newest_applied:
+        return RemovalCheck()
+    missing = catalog.removal_candidates(listed_ids)
+    active, _ = catalog.count_would_remove(listed_ids)
+    if not missing or (is_suspicious_shrink(active, len(missing)) and not config.accept_shrink):
+        return RemovalCheck()
+    removals = hub.check_removals(missing)
+    for hf_model_id, reason in list(removals.unverified.items())[:20]:
+        context.log.info(f"{hf_model_id} is missing from the listing but stays: {reason}")
+    return removals
+
+
+@dg.asset(
+    deps=[ml_models],
+    partitions_def=daily_partitions,
+    group_name=GROUP,
+    kinds={"huggingface", "postgres"},
+    owners=OWNERS,
+    code_version="1",
+    metadata={"dagster/table_name": "public.ml_model_files"},
+    description="Files (sizes, LFS sha256) and card summaries of new and changed synced models, within a time budget.",
+)
+def ml_model_details(context: dg.AssetExecutionContext, hub: HubResource, catalog: CatalogResource) -> dg.MaterializeResult:
+    started = time.monotonic()
+    budget = details_time_budget_seconds()
+    targets, current = catalog.details_targets()
+    report = refresh_details(
+        targets,
+        lambda target: hub.fetch_details(target, max_wait_seconds=budget),
+        catalog.write_details,
+        budget_seconds=budget,
+        workers=hub.details_workers,
+    )
+    for hf_model_id, reason in list(report.failed.items())[:20]:
+        context.log.warning(f"details of {hf_model_id} not fetched, tried again next run: {reason}")
+    if report.pending:
+        context.log.warning(f"{report.pending} models left for the next run: stopped by {report.stopped_by}")
+    return dg.MaterializeResult(metadata=details_metadata(report, current, time.monotonic() - started))

@@ -9,36 +9,44 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from pocketai_pipeline.catalog.audit import listed_rows_owned_by_system_user, null_license_rows, synced_rows_vs_listing
-from pocketai_pipeline.catalog.merge import MergeResult, count_would_remove
+from pocketai_pipeline.catalog.merge import MergeResult
+from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink
 from pocketai_pipeline.sync.validation import duplicate_ids, missing_required_fields
 
 EXAMPLES_SHOWN = 10
 
-LISTING_CHECKS = [
-    dg.AssetCheckSpec("listing_not_suspiciously_shrunk", asset="hf_litert_listing", blocking=True,
-                      description="Blocks the sync when more than 20% of the active synced models would be marked removed."),
-]
 RECORDS_CHECKS = [
+    dg.AssetCheckSpec("listing_not_suspiciously_shrunk", asset="litert_model_records", blocking=True,
+                      description="Blocks the sync when more than 20% of the active synced models are missing from "
+                      "the listing, unless the run's ml_models config says accept_shrink: true."),
     dg.AssetCheckSpec("records_have_unique_ids", asset="litert_model_records", description="One record per Hub id."),
     dg.AssetCheckSpec("records_have_required_fields", asset="litert_model_records",
                       description="Every record has an id, name, repo URL, tag list and a known license type."),
 ]
 ML_MODELS_CHECKS = [
     dg.AssetCheckSpec("ml_models_match_listing", asset="ml_models",
-                      description="Active synced rows are exactly the listed models, less those owned by people."),
+                      description="Active synced rows are exactly the listed models, less those owned by people, "
+                      "plus missing ones whose removal a lookup could not confirm."),
     dg.AssetCheckSpec("ml_models_synced_rows_owned_by_system_user", asset="ml_models",
                       description="Every model the merge counts as synced is owned by the system user."),
     dg.AssetCheckSpec("ml_models_have_licenses", asset="ml_models", description="No row lacks a license type."),
 ]
 
 
-def listing_shrink_check(engine: Engine, listed_ids: list[str], system_username: str) -> dg.AssetCheckResult:
-    active, would_remove = count_would_remove(engine, listed_ids, system_username)
+def shrink_check(active_synced: int, missing: int, *, accepted: bool) -> dg.AssetCheckResult:
+    """`missing` of the `active_synced` models are not in the listing; `accepted`: the run's accept_shrink."""
+    suspicious = is_suspicious_shrink(active_synced, missing)
     return dg.AssetCheckResult(
         check_name="listing_not_suspiciously_shrunk",
-        passed=not is_suspicious_shrink(active, would_remove),
-        metadata={"active_synced": active, "would_remove": would_remove, "max_removed_fraction": MAX_REMOVED_FRACTION},
+        passed=not suspicious or accepted,
+        metadata={
+            "active_synced": active_synced,
+            "missing_from_listing": missing,
+            "max_removed_fraction": MAX_REMOVED_FRACTION,
+            "suspicious": suspicious,
+            "accept_shrink": accepted,
+        },
     )
 
 
@@ -53,24 +61,30 @@ def records_checks(records: pd.DataFrame) -> list[dg.AssetCheckResult]:
     ]
 
 
-def ml_models_checks(engine: Engine, listed_ids: list[str], merge: MergeResult, system_username: str) -> list[dg.AssetCheckResult]:
+def ml_models_checks(
+    engine: Engine, listed_ids: list[str], merge: MergeResult, removals: RemovalCheck, system_username: str
+) -> list[dg.AssetCheckResult]:
     return [
-        match_listing_check(engine, listed_ids, merge, system_username),
+        match_listing_check(engine, listed_ids, merge, removals, system_username),
         ownership_check(engine, listed_ids, merge, system_username),
         license_check(engine),
     ]
 
 
-def match_listing_check(engine: Engine, listed_ids: list[str], merge: MergeResult, system_username: str) -> dg.AssetCheckResult:
+def match_listing_check(
+    engine: Engine, listed_ids: list[str], merge: MergeResult, removals: RemovalCheck, system_username: str
+) -> dg.AssetCheckResult:
     if merge.stale:
         return not_compared("ml_models_match_listing")
-    missing, unexpected = synced_rows_vs_listing(engine, listed_ids, system_username)
+    missing, unlisted = synced_rows_vs_listing(engine, listed_ids, system_username)
+    unexpected = [hf_model_id for hf_model_id in unlisted if hf_model_id not in removals.unverified]
     return dg.AssetCheckResult(
         check_name="ml_models_match_listing",
         passed=not missing and not unexpected,
         metadata={
             "missing": len(missing),
             "unexpected": len(unexpected),
+            "removal_unverified": len(unlisted) - len(unexpected),
             "missing_examples": missing[:EXAMPLES_SHOWN],
             "unexpected_examples": unexpected[:EXAMPLES_SHOWN],
         },

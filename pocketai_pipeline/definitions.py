@@ -2,17 +2,17 @@
 
 import dagster as dg
 
-from pocketai_pipeline.assets import hf_litert_listing, hub_models, litert_model_records, ml_models
+from pocketai_pipeline.assets import hf_litert_listing, hub_models, litert_model_records, ml_model_details, ml_models
 from pocketai_pipeline.automation import build_schedules, build_sensors
 from pocketai_pipeline.jobs import hf_litert_sync_job
 from pocketai_pipeline.resources import build_resources
 
 defs = dg.Definitions(
-    assets=[hub_models, hf_litert_listing, litert_model_records, ml_models],
+    assets=[hub_models, hf_litert_listing, litert_model_records, ml_models, ml_model_details],
     jobs=[hf_litert_sync_job],
     schedules=build_schedules(),
     sensors=build_sensors(),
     resources=build_resources(),
-    # The three steps run one after another: one process per run instead of one per step.
+    # The four steps run one after another: one process per run instead of one per step.
     executor=dg.in_process_executor,
 )

@@ -4,18 +4,20 @@ import dagster as dg
 
 from pocketai_pipeline.catalog.merge import MergeResult
 from pocketai_pipeline.hub.listing import HubListing
+from pocketai_pipeline.sync.details import DetailsReport
 from pocketai_pipeline.sync.records import NormalizedListing
 
 REJECTS_SHOWN = 20
 CHANGED_IDS_SHOWN = 10
+FAILURES_SHOWN = 10
 
 ML_MODELS_SCHEMA = dg.TableSchema(
     columns=[
         dg.TableColumn("id", "bigint", description="primary key"),
         dg.TableColumn("name", "text", description="the part of the Hub id after the last '/'"),
-        dg.TableColumn("description", "text", description="not synced; written by the app"),
+        dg.TableColumn("description", "text", description="first prose paragraph of the model card (ml_model_details)"),
         dg.TableColumn("hf_model_id", "text", description="Hub model id (unique)"),
-        dg.TableColumn("origin_repo_url", "text", description="https://huggingface.co/<id>"),
+        dg.TableColumn("origin_repo_url", "text", description="https://huggingface.co/ followed by the Hub id"),
         dg.TableColumn("author_id", "bigint", description="users.id; hf_sync_system for synced rows"),
         dg.TableColumn("tags", "text[]", description="Hub tags, de-duplicated, order kept"),
         dg.TableColumn("task", "text", description="Hub pipeline_tag"),
@@ -27,8 +29,25 @@ ML_MODELS_SCHEMA = dg.TableSchema(
         dg.TableColumn("hf_created_at", "timestamptz"),
         dg.TableColumn("hf_last_modified", "timestamptz"),
         dg.TableColumn("removed_upstream_at", "timestamptz", description="set when the Hub stopped listing it"),
+        dg.TableColumn("hf_license_id", "text", description="the Hub's licence id, trimmed and lower-cased"),
+        dg.TableColumn("hf_license_name", "text", description="cardData.license_name: what 'other' stands for"),
+        dg.TableColumn("library_name", "text", description="Hub library_name"),
+        dg.TableColumn("base_models", "text[]", description="cardData.base_model, else base_model: tags"),
+        dg.TableColumn("runtime_formats", "text[]", description="litert, litert-lm, mediapipe-task, from the file names"),
+        dg.TableColumn("files_synced_sha", "text", description="the revision whose files are in ml_model_files"),
         dg.TableColumn("created_at", "timestamptz"),
         dg.TableColumn("updated_at", "timestamptz", description="moves only when a synced field changed"),
+    ]
+)
+ML_MODEL_FILES_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("id", "bigint", description="primary key"),
+        dg.TableColumn("model_id", "bigint", description="ml_models.id"),
+        dg.TableColumn("hf_sha", "text", description="the revision these files are of"),
+        dg.TableColumn("path", "text", description="path in the repository (unique per model)"),
+        dg.TableColumn("size_bytes", "bigint"),
+        dg.TableColumn("sha256", "text", description="LFS content sha256 to verify a download; NULL for plain git files"),
+        dg.TableColumn("is_runtime_file", "boolean", description=".tflite, .litertlm or .task"),
     ]
 )
 
@@ -61,8 +80,11 @@ def records_metadata(normalized: NormalizedListing) -> dict[str, object]:
     return metadata
 
 
-def merge_metadata(result: MergeResult, records_attrs: dict, duration_seconds: float) -> dict[str, object]:
-    """`records_attrs`: what the records step counted before the merge (see litert_model_records)."""
+def merge_metadata(
+    result: MergeResult, records_attrs: dict, duration_seconds: float, recent_syncs: list[dict]
+) -> dict[str, object]:
+    """`records_attrs`: what the records step counted before the merge (see litert_model_records);
+    `recent_syncs`: the newest rows of hf_sync_applied_listings, this one first."""
     private_or_disabled = records_attrs.get("skipped_private_or_disabled", 0)
     invalid = records_attrs.get("skipped_invalid", 0)
     return {
@@ -77,12 +99,52 @@ def merge_metadata(result: MergeResult, records_attrs: dict, duration_seconds: f
         "skipped": result.skipped_not_owned + private_or_disabled + invalid,
         "stale": result.stale,
         "removal_blocked": result.removal_blocked,
+        "removal_unverified": result.removal_unverified,
+        "shrink_accepted": result.shrink_accepted,
         "duration_seconds": round(duration_seconds, 3),
+        "active": result.active_count,
         "dagster/row_count": result.row_count,
         "dagster/table_name": "public.ml_models",
         "dagster/column_schema": ML_MODELS_SCHEMA,
         "changes": dg.MetadataValue.md(change_summary(result)),
+        "history": dg.MetadataValue.md(history_table(recent_syncs)),
     }
+
+
+def history_table(recent_syncs: list[dict]) -> str:
+    """The last syncs, newest first, as a markdown table (Dagster 1.13 has no plots of metadata)."""
+    lines = ["| date | listed | created | updated | removed | restored | active | duration |", "|---|---|---|---|---|---|---|---|"]
+    for sync in recent_syncs:
+        duration = "" if sync["duration_seconds"] is None else f"{sync['duration_seconds']:.1f} s"
+        active = "" if sync["active"] is None else sync["active"]
+        lines.append(
+            f"| {sync['partition_key']} | {sync['listed']} | {sync['created']} | {sync['updated']} | "
+            f"{sync['removed']} | {sync['restored']} | {active} | {duration} |"
+        )
+    return "\n".join(lines)
+
+
+def details_metadata(report: DetailsReport, current: int, duration_seconds: float) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "fetched": report.fetched,
+        "unchanged": current,
+        "failed": len(report.failed),
+        "moved_on": report.moved_on,
+        "pending": report.pending,
+        "requests": report.requests,
+        "runtime_bytes_added": report.runtime_bytes_added,
+        "duration_seconds": round(duration_seconds, 3),
+        "stopped_by": report.stopped_by or "",
+        "dagster/table_name": "public.ml_model_files",
+        "dagster/column_schema": ML_MODEL_FILES_SCHEMA,
+    }
+    if report.failed:
+        rows = "\n".join(
+            f"| {markdown_cell(hf_model_id)} | {markdown_cell(reason)} |"
+            for hf_model_id, reason in list(report.failed.items())[:FAILURES_SHOWN]
+        )
+        metadata["first_failures"] = dg.MetadataValue.md(f"| model | reason |\n|---|---|\n{rows}")
+    return metadata
 
 
 def change_summary(result: MergeResult) -> str:
@@ -100,7 +162,13 @@ def change_summary(result: MergeResult) -> str:
     lines.append(f"| unchanged | {result.unchanged} | |")
     if result.removal_blocked:
         lines.append(f"\n**Removal blocked**: {result.would_remove} of {result.active_synced_before} active models "
-                     "would have been marked removed (suspicious shrink); none were.")
+                     "are missing from the listing (suspicious shrink); none were marked removed.")
+    if result.shrink_accepted:
+        lines.append(f"\n**Shrink accepted** (accept_shrink): {result.would_remove} of {result.active_synced_before} "
+                     "active models are missing from the listing; those confirmed gone are marked removed.")
+    if result.removal_unverified:
+        lines.append(f"\n**Removal unverified**: {result.removal_unverified} missing models gave no definite answer "
+                     "to their own lookup and stay as they are this run.")
     return "\n".join(lines)
 
 

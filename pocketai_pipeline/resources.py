@@ -6,7 +6,7 @@ import dagster as dg
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.resource import CatalogResource
-from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, HubResource
+from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, DEFAULT_FILTER, HubResource
 from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
 
 
@@ -21,7 +21,7 @@ def build_resources() -> dict[str, object]:
         "hub": HubResource(
             endpoint=os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,
             token=secret_env("HF_TOKEN"),
-            filter=os.environ.get("POCKETAI_HF_FILTER") or "litert",
+            filter=os.environ.get("POCKETAI_HF_FILTER") or DEFAULT_FILTER,
         ),
         "catalog": CatalogResource(database_url=secret_env("DATABASE_URL"), home=str(home)),
         "listing_io_manager": ListingIOManager(base_dir=str(home / "data")),

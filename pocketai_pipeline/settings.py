@@ -24,3 +24,8 @@ def hub_step_retries() -> int:
 def hub_step_retry_delay_seconds() -> float:
     """First delay before a step-level retry; it doubles each time, with jitter."""
     return env_number("POCKETAI_HUB_STEP_RETRY_DELAY_SECONDS", 30)
+
+
+def details_time_budget_seconds() -> float:
+    """How long one run may spend fetching per-model details (contract rule 12)."""
+    return env_number("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", 1800)

@@ -12,7 +12,7 @@ import pytest
 from dagster._core.definitions.sensor_definition import SensorExecutionData  # what evaluate_tick returns
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
 from pocketai_pipeline.automation import build_sensors
 from pocketai_pipeline.automation.change_detection import ChangeCursor, baseline, detect_change, run_key
 from pocketai_pipeline.automation.change_sensor import change_sensor
@@ -23,7 +23,7 @@ from pocketai_pipeline.resources import build_resources
 from pocketai_pipeline_tests.fake_hub import FakeHub
 
 HF_TOKEN = "hf_ChangeSensorTokenNeverShown0123456789"
-SYNC_ASSETS = [hf_litert_listing, litert_model_records, ml_models]
+SYNC_ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details]
 
 
 def model(model_id: str, last_modified: str, tags: tuple[str, ...] = ("litert",)) -> dict:
@@ -62,7 +62,7 @@ def today() -> str:
 @pytest.fixture
 def hub(fake_hub: FakeHub) -> HubResource:
     fake_hub.set_models(LISTING)
-    return HubResource(endpoint=fake_hub.url, token=HF_TOKEN, max_retries=0)
+    return HubResource(endpoint=fake_hub.url, token=HF_TOKEN, filter="litert", max_retries=0)
 
 
 def test_the_first_tick_records_a_baseline_from_one_small_newest_first_page(instance, fake_hub, hub):
@@ -125,6 +125,19 @@ def test_every_filter_is_polled(instance, fake_hub):
     assert ChangeCursor.from_json(result.cursor).ids == {"other/not-litert"}
 
 
+def test_the_default_filters_are_all_polled_so_a_litert_lm_only_model_is_a_change(instance, fake_hub):
+    fake_hub.set_models(LISTING)
+    hub = HubResource(endpoint=fake_hub.url, max_retries=0)  # the contract's default: litert,litert-lm,tflite
+    cursor = tick(instance, hub).cursor
+    assert [request.query["filter"] for request in fake_hub.requests] == [["litert"], ["litert-lm"], ["tflite"]]
+    fake_hub.set_models(LISTING + [model("litert-community/Gemma3-1B-IT", "2026-11-26T00:00:00.000Z", ("litert-lm",))])
+
+    result = tick(instance, hub, cursor)
+
+    assert len(result.run_requests) == 1
+    assert ChangeCursor.from_json(result.cursor).ids == {"litert-community/Gemma3-1B-IT"}
+
+
 def closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -143,7 +156,7 @@ def closed_port_url() -> str:
 )
 def test_a_hub_error_is_a_skip_naming_the_cause_with_the_cursor_kept(instance, fake_hub, fail, cause, tries):
     fake_hub.set_models(LISTING)
-    hub = HubResource(endpoint=fake_hub.url, token=HF_TOKEN)  # the resource's own retry bounds: 5 retries, 300 s
+    hub = HubResource(endpoint=fake_hub.url, token=HF_TOKEN, filter="litert")  # the resource's own retry bounds: 5 retries, 300 s
     cursor = tick(instance, hub).cursor
     fail(fake_hub)
 
@@ -161,7 +174,7 @@ def test_a_hub_error_is_a_skip_naming_the_cause_with_the_cursor_kept(instance, f
 def test_a_server_error_is_retried_once_within_the_tick(instance, fake_hub):
     fake_hub.set_models(LISTING)
     fake_hub.fail_next(503)
-    result = tick(instance, HubResource(endpoint=fake_hub.url), cursor=ChangeCursor(None).to_json())
+    result = tick(instance, HubResource(endpoint=fake_hub.url, filter="litert"), cursor=ChangeCursor(None).to_json())
     assert len(fake_hub.requests) == 2
     assert len(result.run_requests) == 1
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
 from pocketai_pipeline.catalog.merge import MergeResult
 from pocketai_pipeline.checks import license_check, match_listing_check, ownership_check, records_checks
+from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline_tests.synthetic import synthetic_listing
 
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -19,14 +20,19 @@ MODELS = synthetic_listing(100)
 LISTED_IDS = [m["id"] for m in MODELS]
 ALL_SYNCED = MergeResult(
     created=100, updated=0, unchanged=0, removed=0, restored=0, skipped_not_owned=0, stale=False,
-    removal_blocked=False, would_remove=0, active_synced_before=0, row_count=100,
+    removal_blocked=False, shrink_accepted=False, would_remove=0, removal_unverified=0, active_synced_before=0,
+    row_count=100, active_count=100,
     created_ids=sorted(LISTED_IDS), updated_ids=[], removed_ids=[], restored_ids=[],
 )
 
 
-def run(resources) -> dg.ExecuteInProcessResult:
+NO_REMOVALS = RemovalCheck()
+ACCEPT_SHRINK = {"ops": {"ml_models": {"config": {"accept_shrink": True}}}}
+
+
+def run(resources, run_config=None) -> dg.ExecuteInProcessResult:
     return dg.materialize([hf_litert_listing, litert_model_records, ml_models], partition_key=TODAY,
-                          resources=resources, raise_on_error=False)
+                          resources=resources, raise_on_error=False, run_config=run_config)
 
 
 def check_outcomes(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
@@ -67,9 +73,30 @@ def test_a_suspicious_shrink_blocks_everything_downstream(synced, fake_hub, sync
     result = run(sync_resources)
 
     assert not result.success
-    assert check_outcomes(result) == {"listing_not_suspiciously_shrunk": False}
+    assert check_outcomes(result) == {
+        "listing_not_suspiciously_shrunk": False, "records_have_unique_ids": True, "records_have_required_fields": True,
+    }  # fmt: skip
     assert result.asset_materializations_for_node("ml_models") == []
     assert row_versions(synced) == before
+
+
+def test_accept_shrink_lets_one_real_shrink_through_and_says_so(synced, fake_hub, sync_resources):
+    fake_hub.set_models(MODELS[:70])
+
+    result = run(sync_resources, ACCEPT_SHRINK)
+
+    assert result.success and all(check_outcomes(result).values())
+    shrink = next(e for e in result.get_asset_check_evaluations() if e.check_name == "listing_not_suspiciously_shrunk")
+    assert (shrink.metadata["suspicious"].value, shrink.metadata["accept_shrink"].value) == (True, True)
+    merged = result.asset_materializations_for_node("ml_models")[0].metadata
+    assert (merged["shrink_accepted"].value, merged["removed"].value, merged["active"].value) == (True, 30, 70)
+    lookups = [r.path for r in fake_hub.requests if r.path.startswith("/api/models/")]
+    assert len(lookups) == 30  # each missing model looked up on its own
+
+
+def test_a_misspelt_accept_shrink_is_refused_before_anything_runs(synced, fake_hub, sync_resources):
+    with pytest.raises(dg.DagsterInvalidConfigError, match="accept_shrnk"):
+        run(sync_resources, {"ops": {"ml_models": {"config": {"accept_shrnk": True}}}})
 
 
 def test_a_small_shrink_passes_and_marks_the_missing_models(synced, fake_hub, sync_resources):
@@ -84,10 +111,10 @@ def test_a_small_shrink_passes_and_marks_the_missing_models(synced, fake_hub, sy
 
 
 def test_match_check_fails_when_a_listed_model_lost_its_row(synced):
-    assert match_listing_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM).passed
+    assert match_listing_check(synced, LISTED_IDS, ALL_SYNCED, NO_REMOVALS, SYSTEM).passed
     execute(synced, "UPDATE ml_models SET removed_upstream_at = now() WHERE id = (SELECT min(id) FROM ml_models)")
 
-    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM)
+    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, NO_REMOVALS, SYSTEM)
 
     assert not result.passed and result.metadata["missing"].value == 1
 
@@ -96,9 +123,11 @@ def test_match_check_fails_on_an_active_synced_row_the_listing_lacks(synced):
     execute(synced, """INSERT INTO ml_models (name, hf_model_id, author_id, tags, license_type, created_at, updated_at)
                        SELECT 'ghost', 'ghost/model', id, '{}', 'mit', now(), now() FROM users""")
 
-    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM)
+    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, NO_REMOVALS, SYSTEM)
 
     assert not result.passed and result.metadata["unexpected_examples"].value == ["ghost/model"]
+    unverified = RemovalCheck(unverified={"ghost/model": "the Hub answered 503"})
+    assert match_listing_check(synced, LISTED_IDS, ALL_SYNCED, unverified, SYSTEM).passed
 
 
 def test_ownership_check_fails_when_a_synced_row_belongs_to_someone_else(synced):
@@ -115,7 +144,7 @@ def test_checks_against_a_stale_merge_do_not_compare(synced):
     execute(synced, "UPDATE ml_models SET removed_upstream_at = now()")
     stale = replace(ALL_SYNCED, stale=True, created=0)
 
-    assert match_listing_check(synced, LISTED_IDS, stale, SYSTEM).passed
+    assert match_listing_check(synced, LISTED_IDS, stale, NO_REMOVALS, SYSTEM).passed
     assert ownership_check(synced, LISTED_IDS, stale, SYSTEM).passed
 
 

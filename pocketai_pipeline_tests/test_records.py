@@ -545,3 +545,14 @@ def test_runtime_formats_come_from_the_listed_file_names_sorted(files, runtime_f
 @pytest.mark.parametrize("siblings", ["model.tflite", [{"name": "model.tflite"}], [{"rfilename": 7}], ["model.tflite"]])
 def test_malformed_siblings_reject_the_record(siblings):
     assert "siblings" in the_reject(normalize_listing([hub_model(siblings=siblings)])).reason
+
+
+def test_a_model_listed_under_two_filters_is_one_record_and_a_skip_or_reject_counts_once():
+    both = hub_model("org/both", tags=["litert", "tflite"])
+    private = hub_model("org/private", private=True)
+    broken = hub_model("org/broken", downloads="many")
+
+    listing = normalize_listing([both, private, broken, both, private, broken])
+
+    assert list(listing.records["hf_model_id"]) == ["org/both"]
+    assert (listing.skipped_private, len(listing.rejects), listing.duplicates) == (1, 1, 1)

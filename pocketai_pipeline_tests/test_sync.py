@@ -13,6 +13,7 @@ from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml
 from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing, with_duplicates_across_pages
 
 ASSETS = [hf_litert_listing, litert_model_records, ml_models]
+FILTERS = ("litert", "litert-lm", "tflite")  # the contract's default POCKETAI_HF_FILTER
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
 
@@ -97,7 +98,7 @@ def test_first_sync_creates_every_public_model_then_an_identical_resync_writes_n
 
     engine = catalog(sync_resources)
     rows = models_by_id(engine)
-    synced_ids = {m["id"] for m in listing if isinstance(m.get("id"), str) and "litert" in (m.get("tags") or [])}
+    synced_ids = {m["id"] for m in listing if isinstance(m.get("id"), str) and set(FILTERS) & set(m.get("tags") or [])}
     assert set(rows) == synced_ids - NOT_SYNCED
     assert len(rows) == 300 + len(edge_case_models()) - len(NOT_SYNCED) - 2  # two edge models have no usable id
     with engine.connect() as conn:
@@ -137,11 +138,12 @@ def test_listing_is_stored_losslessly_with_fetch_metadata(sync_resources, listin
     result = materialize({**sync_resources, "hub": hub}, selection=[hf_litert_listing])
     assert result.success
 
-    served = [m for m in listing if isinstance(m.get("tags"), list) and "litert" in m["tags"]]
+    served_by_filter = [[m for m in listing if isinstance(m.get("tags"), list) and f in m["tags"]] for f in FILTERS]
+    served = [m for models in served_by_filter for m in models]  # a model under two filters is listed twice
     [event] = result.asset_materializations_for_node("hf_litert_listing")
     metadata = {key: value.value for key, value in event.metadata.items()}
     assert metadata["count"] == len(served)
-    assert metadata["pages"] == -(-len(served) // 50)
+    assert metadata["pages"] == sum(-(-len(models) // 50) for models in served_by_filter)
     assert metadata["endpoint"] == fake_hub.url
     assert "hf_secret_token" not in repr(metadata)
     path = Path(sync_resources["listing_io_manager"].base_dir, "hf_litert_listing", f"{TODAY}.jsonl.gz")
@@ -156,6 +158,7 @@ def test_a_listing_that_cannot_be_fetched_fails_the_run_and_changes_nothing(sync
     engine = catalog(sync_resources)
     before = row_versions(engine)
     fake_hub.set_models(listing[:100])  # would mark most models removed, if it got that far
+    fake_hub.page_size = 10  # every filter has a page 2
     fake_hub.fail_on_page(2, status=500)
 
     fake_hub.requests.clear()
@@ -163,8 +166,10 @@ def test_a_listing_that_cannot_be_fetched_fails_the_run_and_changes_nothing(sync
     result = materialize(sync_resources)
 
     assert not result.success
+    assert [event.step_key for event in result.all_events if event.is_step_failure] == ["hf_litert_listing"]
     assert row_versions(engine) == before
-    first_pages = [r for r in fake_hub.requests if r.path == "/api/models" and "cursor" not in r.query]
+    first_pages = [r for r in fake_hub.requests
+                   if r.path == "/api/models" and "cursor" not in r.query and r.query["filter"] == ["litert"]]
     assert len(first_pages) == 2  # the step was retried once (POCKETAI_HUB_STEP_RETRIES=1 in tests)
 
 

@@ -1,14 +1,22 @@
 """The catalog database as a Dagster resource: one migrated SQLAlchemy engine per process and URL."""
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from pocketai_pipeline.catalog import embedded
+from pocketai_pipeline.catalog.details import details_targets, write_details
+from pocketai_pipeline.catalog.merge import MergeResult, count_would_remove, merge_records, removal_candidates
+from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, migrate_to_head
+from pocketai_pipeline.sync.details import DetailsTarget
+from pocketai_pipeline.sync.files import ModelFile
+from pocketai_pipeline.sync.removals import RemovalCheck
 
 DRIVER = "postgresql+psycopg"
 # postgres:// is the Heroku spelling, which SQLAlchemy does not know.
@@ -68,6 +76,41 @@ class CatalogResource(dg.ConfigurableResource):
             if key not in _engines:
                 _engines[key] = self._connect()
             return _engines[key]
+
+    def merge(
+        self, records: pd.DataFrame, *, fetched_at: datetime, partition_key: str,
+        removals: RemovalCheck = RemovalCheck(), accept_shrink: bool = False,
+    ) -> MergeResult:
+        """Merge one complete listing's records into ml_models (see `merge_records`)."""
+        return merge_records(
+            self.engine(), records, fetched_at=fetched_at, partition_key=partition_key, removals=removals,
+            accept_shrink=accept_shrink, system_username=self.system_username, system_email=self.system_email,
+        )
+
+    def newest_applied_fetched_at(self) -> datetime | None:
+        """When the newest listing the catalog applied was fetched (rule 9); None before the first merge."""
+        with self.engine().connect() as conn:
+            return conn.execute(query("newest_applied_fetched_at")).scalar()
+
+    def count_would_remove(self, listed_ids: list[str]) -> tuple[int, int]:
+        """(active synced models, how many of them the listing `listed_ids` lacks)."""
+        return count_would_remove(self.engine(), listed_ids, self.system_username)
+
+    def removal_candidates(self, listed_ids: list[str]) -> list[str]:
+        """The active synced models the listing lacks: each is looked up on the Hub before it is marked."""
+        return removal_candidates(self.engine(), listed_ids, self.system_username)
+
+    def details_targets(self) -> tuple[list[DetailsTarget], int]:
+        """(synced models whose files are not those of their revision, how many already are)."""
+        return details_targets(self.engine(), self.system_username)
+
+    def write_details(self, target: DetailsTarget, files: list[ModelFile], description: str | None) -> bool:
+        return write_details(self.engine(), target, files, description, self.system_username)
+
+    def recent_syncs(self, limit: int = 14) -> list[dict]:
+        """The last `limit` applied listings (hf_sync_applied_listings), newest first."""
+        with self.engine().connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query("recent_syncs"), {"limit": limit})]
 
     def _connect(self) -> Engine:
         if self.database_url:

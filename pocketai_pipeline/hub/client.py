@@ -40,7 +40,13 @@ class HubClient:
     max_wait_seconds: float = 300.0
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
-        """GET with a timeout, bounded retries, and the token only for our own endpoint."""
+        """GET with a timeout, bounded retries, and the token only for our own endpoint; raises on an error status."""
+        response = self.request(url, params)
+        hf_raise_for_status(response)
+        return response
+
+    def request(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
+        """Like `get`, but the last response is returned whatever its status (after the bounded retries)."""
         # token=False, never None: None makes huggingface_hub send a token found on the machine.
         token = self.token if self.token and same_origin(url, self.endpoint) else False
         headers = build_hf_headers(token=token, library_name="pocketai-pipeline",
@@ -62,12 +68,15 @@ class HubClient:
                 break
             time.sleep(wait)
             waited += wait
-        hf_raise_for_status(response)
         return response
+
+    def url(self, path: str) -> str:
+        """The endpoint's URL for `path` (which starts with `/`)."""
+        return f"{self.endpoint.rstrip('/')}{path}"
 
     def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
         """Every page of a paginated Hub listing, following the absolute `Link: rel="next"` URLs."""
-        url: str | None = f"{self.endpoint.rstrip('/')}{path}"
+        url: str | None = self.url(path)
         while url is not None:
             response = self.get(url, params)
             page = response.json()

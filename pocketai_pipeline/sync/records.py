@@ -233,28 +233,34 @@ def normalize_listing(raw_models: Iterable[object]) -> NormalizedListing:
     """Validate, clean and de-duplicate the raw Hub listing.
 
     Private and disabled models are skipped and counted. A malformed item becomes a `Reject`.
-    When an id appears more than once (pages shift while the Hub is paginated), the copy with
-    the newest `lastModified` is kept, the later copy on a tie.
+    When an id appears more than once (a model listed under several filters, or pages shifting
+    while the Hub is paginated), the copy with the newest `lastModified` is kept, the later copy
+    on a tie; a model skipped or rejected is counted once however often it is listed.
     """
     kept_by_id: dict[str, dict[str, object]] = {}
     rejects: list[Reject] = []
+    not_kept: set[tuple[str, str]] = set()  # (identity, why): what was skipped or rejected already
     skipped_private = skipped_disabled = duplicates = 0
     for item in raw_models:
         if not isinstance(item, dict):
             rejects.append(Reject(None, f"listing item is {type(item).__name__} {item!r}, expected a JSON object"))
             continue
         model_id = None
+        identity = repr((item.get("_id"), item.get("id"), item.get("modelId")))
         try:
-            if _flag(item, "private"):
-                skipped_private += 1
-                continue
-            if _flag(item, "disabled"):
-                skipped_disabled += 1
+            if _flag(item, "private") or _flag(item, "disabled"):
+                why = "private" if item.get("private") else "disabled"
+                if (identity, why) not in not_kept:
+                    not_kept.add((identity, why))
+                    skipped_private += why == "private"
+                    skipped_disabled += why == "disabled"
                 continue
             model_id = _model_id(item)
             record = _record(item, model_id)
         except _InvalidField as invalid:
-            rejects.append(Reject(model_id, str(invalid)))
+            if (identity, str(invalid)) not in not_kept:
+                not_kept.add((identity, str(invalid)))
+                rejects.append(Reject(model_id, str(invalid)))
             continue
         kept = kept_by_id.get(model_id)
         if kept is not None:
