@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing, with_duplicates_across_pages
 
 ASSETS = [hf_litert_listing, litert_model_records, ml_models]
@@ -134,7 +135,8 @@ def test_first_sync_creates_every_public_model_then_an_identical_resync_writes_n
 
 
 def test_listing_is_stored_losslessly_with_fetch_metadata(sync_resources, listing, fake_hub):
-    hub = sync_resources["hub"].model_copy(update={"token": "hf_secret_token"})
+    # A new resource, not model_copy: Dagster builds resources from their config, which model_copy leaves as it was.
+    hub = HubResource(endpoint=fake_hub.url, token="hf_secret_token", max_retries=1, max_wait_seconds=5)
     result = materialize({**sync_resources, "hub": hub}, selection=[hf_litert_listing])
     assert result.success
 
@@ -146,6 +148,7 @@ def test_listing_is_stored_losslessly_with_fetch_metadata(sync_resources, listin
     assert metadata["pages"] == sum(-(-len(models) // 50) for models in served_by_filter)
     assert metadata["endpoint"] == fake_hub.url
     assert "hf_secret_token" not in repr(metadata)
+    assert all(r.headers.get("authorization") == "Bearer hf_secret_token" for r in fake_hub.requests)
     path = Path(sync_resources["listing_io_manager"].base_dir, "hf_litert_listing", f"{TODAY}.jsonl.gz")
     with gzip.open(path, "rt", encoding="utf-8") as f:
         header, *objects = [json.loads(line) for line in f]
