@@ -274,7 +274,7 @@ def describe(event) -> str | None:
         asset = dagster_event.asset_key.to_user_string()
         metadata = _metadata(event)
         seconds = metadata.get("duration_seconds")
-        took = f" in {seconds:.1f} s" if isinstance(seconds, float | int) else ""
+        took = f" in {seconds:.2f} s" if isinstance(seconds, float | int) else ""
         if asset == "hf_litert_listing":
             return f"  listing: {metadata.get('count', '?'):,} models in {metadata.get('pages', '?')} pages from {metadata.get('endpoint', '?')}"
         if asset == "litert_model_records":

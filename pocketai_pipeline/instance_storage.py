@@ -4,6 +4,10 @@ dagster.yaml names this class so the instance works the same from `make dev`, th
 `DAGSTER_PG_URL` when set, else the `dagster` database of the embedded PostgreSQL under
 POCKETAI_HOME. dagster-postgres needs psycopg2: under psycopg 3 (what SQLAlchemy 2.1 picks for a
 plain `postgresql://`) its NOTIFY-based event writes fail, so every URL is given the psycopg2 driver.
+
+Loading the instance on the embedded PostgreSQL makes the process one of its users (catalog/embedded.py):
+a CLI command that had to start it stops it again at exit, unless another process still uses it or
+POCKETAI_EMBEDDED_MANAGED=1 says a parent (`make dev`) manages it.
 """
 
 import os
