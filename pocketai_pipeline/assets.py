@@ -16,6 +16,7 @@ from pocketai_pipeline.checks import (
     records_checks,
     shrink_check,
 )
+from pocketai_pipeline.failures import failing_fast
 from pocketai_pipeline.hub.listing import HubListing
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.metadata import (
@@ -75,8 +76,9 @@ def shrink_accepted(context: dg.AssetExecutionContext) -> bool:
     ),
     description="Every model the Hub lists for the filters, exactly as the Hub sent it (gzip JSON lines).",
 )
-def hf_litert_listing(hub: HubResource) -> dg.Output[HubListing]:
-    listing = hub.fetch_listing()
+def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Output[HubListing]:
+    with failing_fast(context):
+        listing = hub.fetch_listing()
     return dg.Output(listing, metadata=listing_metadata(listing))
 
 
@@ -103,9 +105,10 @@ def litert_model_records(
         "skipped_private_or_disabled": normalized.skipped_private + normalized.skipped_disabled,
         "skipped_invalid": len(normalized.rejects),
     }
+    with failing_fast(context):
+        active, missing = catalog.count_would_remove(records["hf_model_id"].tolist())
     yield dg.Output(records, metadata=records_metadata(normalized))
     yield from records_checks(records)
-    active, missing = catalog.count_would_remove(records["hf_model_id"].tolist())
     yield shrink_check(active, missing, accepted=shrink_accepted(context))
 
 
@@ -131,14 +134,15 @@ def ml_models(
     started = time.monotonic()
     listed_ids = litert_model_records["hf_model_id"].tolist()
     fetched_at = datetime.fromisoformat(litert_model_records.attrs["fetched_at"])
-    removals = look_up_missing_models(context, config, hub, catalog, listed_ids, fetched_at)
-    result = catalog.merge(
-        litert_model_records,
-        fetched_at=fetched_at,
-        partition_key=context.partition_key,
-        removals=removals,
-        accept_shrink=config.accept_shrink,
-    )
+    with failing_fast(context):
+        removals = look_up_missing_models(context, config, hub, catalog, listed_ids, fetched_at)
+        result = catalog.merge(
+            litert_model_records,
+            fetched_at=fetched_at,
+            partition_key=context.partition_key,
+            removals=removals,
+            accept_shrink=config.accept_shrink,
+        )
     if result.stale:
         context.log.warning(f"partition {context.partition_key}: a newer listing is already applied; nothing changed")
     if result.shrink_accepted:
@@ -184,7 +188,8 @@ def look_up_missing_models(
 def ml_model_details(context: dg.AssetExecutionContext, hub: HubResource, catalog: CatalogResource) -> dg.MaterializeResult:
     started = time.monotonic()
     budget = details_time_budget_seconds()
-    targets, current = catalog.details_targets()
+    with failing_fast(context):
+        targets, current = catalog.details_targets()
     report = refresh_details(
         targets,
         lambda target: hub.fetch_details(target, max_wait_seconds=budget),

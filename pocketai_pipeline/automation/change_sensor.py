@@ -1,17 +1,15 @@
 """A cheap poll of the Hub's most recently modified models; a sync of today's partition when one changed."""
 
 import dataclasses
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-import httpx2
 
 from pocketai_pipeline.automation.alerts import redact, truncate
 from pocketai_pipeline.automation.change_detection import ChangeCursor, baseline, detect_change, run_key
 from pocketai_pipeline.automation.schedule import partition_key_for
-from pocketai_pipeline.hub.client import HubClient, HubRateLimitError, HubResponseError
+from pocketai_pipeline.hub.client import REQUEST_ERRORS, HubClient, HubRateLimitError
 from pocketai_pipeline.hub.listing import recently_modified
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.jobs import hf_litert_sync_job
@@ -30,7 +28,7 @@ BUSY_STATUSES = [
 SENSOR_TIMEOUT_SECONDS = 10.0
 SENSOR_MAX_RETRIES = 1
 SENSOR_MAX_WAIT_SECONDS = 10.0
-HUB_ERRORS = (httpx2.HTTPError, HubRateLimitError, HubResponseError, json.JSONDecodeError)
+HUB_ERRORS = (*REQUEST_ERRORS, HubRateLimitError)
 
 
 def sensor_client(hub: HubResource) -> HubClient:

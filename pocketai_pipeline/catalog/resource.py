@@ -6,8 +6,9 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import psycopg
 from sqlalchemy import URL, Engine, create_engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.details import details_targets, write_details
@@ -121,9 +122,20 @@ class CatalogResource(dg.ConfigurableResource):
         engine = create_engine(url, pool_pre_ping=True)
         try:
             migrate_to_head(engine)
-        except OperationalError as error:
+        except DBAPIError as error:
             engine.dispose()
-            raise CatalogConnectionError(
-                f"cannot connect to or migrate the catalog database at {where} = {url!r}: {error.orig}"
-            ) from error
+            raise CatalogConnectionError(connection_failure(where, url, error)) from error
         return engine
+
+
+def connection_failure(where: str, url: URL, error: DBAPIError) -> str:
+    """One line naming the database (never its password), what PostgreSQL said, and what to check."""
+    said = " ".join(str(error.orig).split())
+    if url.password:
+        said = said.replace(str(url.password), "***")
+    if isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
+        fix = ("run the migrations as the catalog's owner (make migrate), then give this role the grants "
+               "the README's 'Least privilege' lists")
+    else:
+        fix = "check the host, port, database, user and password, and that the server is up"
+    return f"cannot connect to or migrate the catalog database at {where} = {url!r}: {said}; {fix}"

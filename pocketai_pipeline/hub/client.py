@@ -7,6 +7,7 @@ header names. This client fixes those three and nothing else: network errors are
 the configured endpoint's origin.
 """
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -19,6 +20,11 @@ import httpx2
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff, parse_ratelimit_headers
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Network errors a retry may mend: timeouts, and connections reset or cut mid-answer. A refused
+# connection or an unknown host name (ConnectError) is not among them: it is a wrong HF_ENDPOINT or
+# a Hub that is down for longer than one run's retries.
+TRANSIENT_ERRORS = (httpx2.TimeoutException, httpx2.ReadError, httpx2.WriteError, httpx2.CloseError,
+                    httpx2.RemoteProtocolError)
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
 
@@ -29,6 +35,15 @@ class HubRateLimitError(RuntimeError):
 
 class HubResponseError(RuntimeError):
     """The Hub answered something that is not the JSON we asked for."""
+
+
+class HubSetupError(RuntimeError):
+    """HF_ENDPOINT or HF_TOKEN is wrong (unreachable host, refused token, no such API): no retry can mend it."""
+
+
+# Everything a request to the Hub can raise that is the Hub's doing, not a bug here (HfHubHTTPError is
+# an httpx2.HTTPError); HubRateLimitError is left out: callers treat a spent quota apart.
+REQUEST_ERRORS = (httpx2.HTTPError, HubResponseError, HubSetupError, json.JSONDecodeError, UnicodeDecodeError)
 
 
 @dataclass(frozen=True)
@@ -53,8 +68,16 @@ class HubClient:
                                    library_version=version("pocketai_pipeline"))
         waited = 0.0
         for attempt in range(self.max_retries + 1):
-            response = http_backoff("GET", url, params=params, headers=headers, timeout=self.timeout_seconds,
-                                    max_retries=self.max_retries, retry_on_status_codes=())
+            try:
+                response = http_backoff("GET", url, params=params, headers=headers, timeout=self.timeout_seconds,
+                                        max_retries=self.max_retries, retry_on_exceptions=TRANSIENT_ERRORS,
+                                        retry_on_status_codes=())
+            except httpx2.ConnectError as error:
+                host = urlsplit(url).netloc
+                raise HubSetupError(
+                    f"HF_ENDPOINT={self.endpoint} could not be reached ({host}: {error}): is the Hub (or your "
+                    "mirror) reachable from here? Offline, try make demo"
+                ) from error
             if response.status_code not in RETRYABLE_STATUSES or attempt == self.max_retries:
                 break
             wait = retry_wait(response.headers, attempt)
@@ -78,12 +101,29 @@ class HubClient:
         """Every page of a paginated Hub listing, following the absolute `Link: rel="next"` URLs."""
         url: str | None = self.url(path)
         while url is not None:
-            response = self.get(url, params)
+            response = self.listing_get(url, params)
             page = response.json()
             if not isinstance(page, list):
                 raise HubResponseError(f"GET {strip_query(url)} returned {type(page).__name__}, expected a JSON list")
             yield page
             url, params = response.links.get("next", {}).get("url"), None  # the next URL carries the query
+
+    def listing_get(self, url: str, params: dict[str, Any] | None) -> httpx2.Response:
+        """`get` for a listing page: a 401, 403 or 404 there means a wrong HF_ENDPOINT or HF_TOKEN."""
+        response = self.request(url, params)
+        if response.status_code in (401, 403):
+            token = "HF_TOKEN was refused" if self.token else "anonymous access was refused"
+            raise HubSetupError(
+                f"{token} by HF_ENDPOINT={self.endpoint} ({response.status_code} on GET {strip_query(url)}): "
+                "check or unset HF_TOKEN (public models need none)"
+            )
+        if response.status_code == 404:
+            raise HubSetupError(
+                f"HF_ENDPOINT={self.endpoint} has no model listing (404 on GET {strip_query(url)}): "
+                "is it a Hugging Face Hub or mirror URL, such as https://huggingface.co?"
+            )
+        hf_raise_for_status(response)
+        return response
 
 
 def retry_wait(headers: httpx2.Headers, attempt: int) -> float:

@@ -1,21 +1,16 @@
 """One model's details at one revision: its files with sizes and LFS sha256, and its model card (rule 12)."""
 
-import json
 from urllib.parse import quote
 
-import httpx2
-from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import hf_raise_for_status
 
-from pocketai_pipeline.hub.client import HubClient, HubRateLimitError, HubResponseError, strip_query
+from pocketai_pipeline.hub.client import REQUEST_ERRORS, HubClient, HubRateLimitError, HubResponseError, strip_query
 from pocketai_pipeline.hub.removals import model_path
 from pocketai_pipeline.sync.details import DetailsTarget, Fetched, ModelDetails
 from pocketai_pipeline.sync.files import InvalidManifest, ModelFile, parse_manifest
 
 # What can go wrong with one model's details; each leaves that model as it was, to be tried next run.
-DETAIL_ERRORS = (
-    httpx2.HTTPError, HfHubHTTPError, HubResponseError, InvalidManifest, json.JSONDecodeError, UnicodeDecodeError,
-)
+DETAIL_ERRORS = (*REQUEST_ERRORS, InvalidManifest)
 
 
 def revision_path(hf_model_id: str, sha: str) -> str:

@@ -3,9 +3,7 @@
 from collections.abc import Iterable
 from urllib.parse import quote
 
-import httpx2
-
-from pocketai_pipeline.hub.client import HubClient, HubRateLimitError
+from pocketai_pipeline.hub.client import REQUEST_ERRORS, HubClient, HubRateLimitError
 from pocketai_pipeline.sync.removals import RemovalCheck, removal_verdict
 
 
@@ -22,7 +20,7 @@ def check_removals(client: HubClient, hf_model_ids: Iterable[str], filters: tupl
         try:
             response = client.request(client.url(model_path(hf_model_id)))
             removed, reason = removal_verdict(response.status_code, response.content, filters)
-        except (httpx2.HTTPError, HubRateLimitError) as error:
+        except (*REQUEST_ERRORS, HubRateLimitError) as error:
             removed, reason = False, f"{type(error).__name__}: {error}"
         if removed:
             confirmed.append(hf_model_id)
