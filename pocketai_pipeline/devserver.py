@@ -289,6 +289,8 @@ def describe(event) -> str | None:
             return f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed"
     if kind in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_UP_FOR_RETRY):
         error = dagster_event.event_specific_data.error
+        while error is not None and error.cause is not None:  # the exception behind Dagster's retry wrappers
+            error = error.cause
         message = (error.message if error else event.user_message).strip().splitlines()
         verb = "failed" if kind == dg.DagsterEventType.STEP_FAILURE else "failed, will retry"
         return f"  step {dagster_event.step_key} {verb}: {' '.join(message)[:500]}"
