@@ -27,7 +27,7 @@ from pocketai_pipeline.metadata import (
     records_metadata,
 )
 from pocketai_pipeline.partitions import daily_partitions
-from pocketai_pipeline.settings import details_time_budget_seconds, hub_step_retries, hub_step_retry_delay_seconds
+from pocketai_pipeline.settings import hub_step_retries, hub_step_retry_delay_seconds
 from pocketai_pipeline.sync.details import refresh_details
 from pocketai_pipeline.sync.records import normalize_listing
 from pocketai_pipeline.sync.removals import RemovalCheck
@@ -187,14 +187,13 @@ def look_up_missing_models(
 )
 def ml_model_details(context: dg.AssetExecutionContext, hub: HubResource, catalog: CatalogResource) -> dg.MaterializeResult:
     started = time.monotonic()
-    budget = details_time_budget_seconds()
     with failing_fast(context):
         targets, current = catalog.details_targets()
     report = refresh_details(
         targets,
-        lambda target: hub.fetch_details(target, max_wait_seconds=budget),
+        hub.fetch_details,
         catalog.write_details,
-        budget_seconds=budget,
+        budget_seconds=hub.details_time_budget_seconds,
         workers=hub.details_workers,
     )
     for hf_model_id, reason in list(report.failed.items())[:20]:

@@ -12,7 +12,7 @@ def env_number(name: str, default: float) -> float:
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number; unset it or give e.g. {name}={default:g}") from None
     if number < 0:
-        raise ValueError(f"{name}={value!r} must not be negative")
+        raise ValueError(f"{name}={value!r} must not be negative; unset it or give e.g. {name}={default:g}")
     return number
 
 
@@ -29,3 +29,36 @@ def hub_step_retry_delay_seconds() -> float:
 def details_time_budget_seconds() -> float:
     """How long one run may spend fetching per-model details (contract rule 12)."""
     return env_number("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", 1800)
+
+
+STORAGE_SCHEMES = ("s3", "gs", "gcs", "file")
+STORAGE_EXAMPLE = "a local folder such as /var/lib/pocketai/data, or s3://my-bucket/pocketai, gs://my-bucket/pocketai"
+
+
+def storage_url(home: os.PathLike) -> str:
+    """`POCKETAI_STORAGE_URL`: where stored listings and records live; default `$POCKETAI_HOME/data`."""
+    value = os.environ.get("POCKETAI_STORAGE_URL", "").strip()
+    return check_storage_url(value) if value else os.path.join(home, "data")
+
+
+def check_storage_url(value: str) -> str:
+    """A local folder, or an object storage URL with a bucket and no credentials in it."""
+    scheme, separator, rest = value.partition("://")
+    if not value.strip():
+        raise ValueError(f"POCKETAI_STORAGE_URL is empty; unset it or give {STORAGE_EXAMPLE}")
+    if not separator:
+        return value
+    if scheme.lower() not in STORAGE_SCHEMES:
+        raise ValueError(
+            f"POCKETAI_STORAGE_URL has the unsupported scheme {scheme + '://'!r}; give {STORAGE_EXAMPLE}"
+        )
+    bucket = rest.split("/", 1)[0]
+    if "@" in bucket:
+        # Do not echo the value: it may hold a secret.
+        raise ValueError(
+            "POCKETAI_STORAGE_URL must not carry credentials; give them through the environment "
+            "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for s3://, GOOGLE_APPLICATION_CREDENTIALS for gs://)"
+        )
+    if scheme.lower() != "file" and not bucket:
+        raise ValueError(f"POCKETAI_STORAGE_URL={value!r} names no bucket; give e.g. {scheme}://my-bucket/pocketai")
+    return value.rstrip("/")

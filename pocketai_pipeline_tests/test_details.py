@@ -281,16 +281,15 @@ def test_a_quota_past_the_bound_leaves_the_rest_pending_and_never_fails_the_merg
     assert result.asset_materializations_for_node("ml_models")[0].metadata["created"].value == 12
 
 
-def test_the_time_budget_leaves_the_rest_for_the_next_run(fake_hub, sync_resources, monkeypatch):
+def test_the_time_budget_leaves_the_rest_for_the_next_run(fake_hub, sync_resources):
     models = synthetic_listing(10)
     fake_hub.set_models(models, cards=synthetic_cards(models))
-    monkeypatch.setenv("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", "0")
+    spent = HubResource(endpoint=fake_hub.url, details_time_budget_seconds=0)
 
-    first = materialize(sync_resources)
+    first = materialize({**sync_resources, "hub": spent})
 
     assert first.success
     assert (details_metadata(first)["pending"], details_metadata(first)["fetched"]) == (10, 0)
     assert "time budget" in details_metadata(first)["stopped_by"]
-    monkeypatch.setenv("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", "600")
     second = materialize(sync_resources)
     assert (details_metadata(second)["fetched"], details_metadata(second)["pending"]) == (10, 0)

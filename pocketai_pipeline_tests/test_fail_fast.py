@@ -102,3 +102,21 @@ def test_make_sync_with_an_unreachable_endpoint_ends_in_seconds_with_one_sentenc
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert any("HF_ENDPOINT=http://127.0.0.1:9 could not be reached" in line for line in lines[-3:]), done.stdout
     assert "Traceback" not in done.stdout + done.stderr and "will retry" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("HF_ENDPOINT", "huggingface.co", "HF_ENDPOINT='huggingface.co' is not an http(s) URL; use e.g. HF_ENDPOINT=https://huggingface.co"),
+        ("HF_ENDPOINT", "ftp://mirror.example", "use e.g. HF_ENDPOINT=https://huggingface.co"),
+        ("POCKETAI_HF_FILTER", ",,", "POCKETAI_HF_FILTER=',,' names no filter; use e.g. 'litert'"),
+        ("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", "soon", "POCKETAI_DETAILS_TIME_BUDGET_SECONDS=1800"),
+        ("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", "-5", "POCKETAI_DETAILS_TIME_BUDGET_SECONDS='-5' must not be negative"),
+    ],
+)
+def test_a_bad_hub_setting_stops_the_code_location_from_loading(variable, value, named):
+    env = {**os.environ, variable: value}
+    done = subprocess.run([sys.executable, "-c", "import pocketai_pipeline.definitions"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode != 0 and named in done.stderr, done.stderr

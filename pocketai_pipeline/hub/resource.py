@@ -1,9 +1,10 @@
 """The Hugging Face Hub as a Dagster resource."""
 
 import dataclasses
+from urllib.parse import urlsplit
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.details import fetch_details
@@ -30,6 +31,23 @@ class HubResource(dg.ConfigurableResource):
         default=300.0, description="Longest total wait for one request (Retry-After, RateLimit, backoff)"
     )
     details_workers: int = Field(default=4, ge=1, le=8, description="Models whose details are fetched at once")
+    details_time_budget_seconds: float = Field(
+        default=1800.0, ge=0, description="How long one run may fetch per-model details (POCKETAI_DETAILS_TIME_BUDGET_SECONDS)"
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_http(cls, endpoint: str) -> str:
+        parts = urlsplit(endpoint.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"HF_ENDPOINT={endpoint!r} is not an http(s) URL; use e.g. HF_ENDPOINT={DEFAULT_ENDPOINT}")
+        return endpoint.strip().rstrip("/")
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_names_one(cls, value: str) -> str:
+        parse_filters(value)
+        return value
 
     def client(self) -> HubClient:
         return HubClient(
@@ -50,9 +68,8 @@ class HubResource(dg.ConfigurableResource):
         """Look up each synced model the listing lacks (`GET /api/models/<id>`): which are really gone."""
         return check_removals(self.client(), hf_model_ids, self.filters())
 
-    def fetch_details(self, target: DetailsTarget, max_wait_seconds: float | None = None) -> Fetched:
-        """One model's files and card at its revision; waits for the rate limit at most `max_wait_seconds`."""
+    def fetch_details(self, target: DetailsTarget) -> Fetched:
+        """One model's files and card at its revision; never waits for the rate limit past the time budget."""
         client = self.client()
-        if max_wait_seconds is not None:
-            client = dataclasses.replace(client, max_wait_seconds=min(client.max_wait_seconds, max_wait_seconds))
+        client = dataclasses.replace(client, max_wait_seconds=min(client.max_wait_seconds, self.details_time_budget_seconds))
         return fetch_details(client, target)
