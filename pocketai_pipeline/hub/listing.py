@@ -1,5 +1,11 @@
-"""The raw LiteRT listing: every model object exactly as the Hub sent it, plus how it was fetched."""
+"""The raw LiteRT listing: every model object exactly as the Hub sent it, plus how it was fetched.
 
+`stream_listing` fetches page by page while its consumer (the listing IO manager) writes each page,
+so memory stays flat however long the listing grows; `fetch_listing` collects the same pages into
+a `HubListing` in memory, for small uses and tests.
+"""
+
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,13 +16,98 @@ MODELS_PATH = "/api/models"
 
 
 @dataclass(frozen=True)
+class ListingSummary:
+    """How a complete listing was fetched: the stored header and the materialization's metadata."""
+
+    fetched_at: datetime  # when the last page arrived
+    endpoint: str
+    filters: tuple[str, ...]
+    pages: int
+    pages_by_filter: dict[str, int]
+    count: int
+
+    def header(self) -> dict[str, object]:
+        return {
+            "fetched_at": self.fetched_at.isoformat(),
+            "endpoint": self.endpoint,
+            "filters": list(self.filters),
+            "pages": self.pages,
+            "pages_by_filter": self.pages_by_filter,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_header(cls, header: dict) -> "ListingSummary":
+        return cls(
+            fetched_at=datetime.fromisoformat(header["fetched_at"]),
+            endpoint=header["endpoint"],
+            filters=tuple(header["filters"]),
+            pages=header["pages"],
+            pages_by_filter=header.get("pages_by_filter", {}),
+            count=header["count"],
+        )
+
+
+@dataclass(frozen=True)
 class HubListing:
+    """A listing held in memory."""
+
     models: list[Any]  # JSON values as sent; parsing (and rejecting) happens downstream
     fetched_at: datetime  # when the last page arrived
     endpoint: str
     filters: tuple[str, ...]
     pages: int
     pages_by_filter: dict[str, int] = field(default_factory=dict)
+
+    def iter_pages(self) -> Iterator[list[Any]]:
+        yield self.models
+
+    def summary(self) -> ListingSummary:
+        return ListingSummary(
+            self.fetched_at, self.endpoint, self.filters, self.pages, dict(self.pages_by_filter), len(self.models)
+        )
+
+
+class ListingStream:
+    """A listing being fetched: `iter_pages()` requests each page as it is consumed, once.
+
+    A page that cannot be fetched raises out of `iter_pages()`, so whoever writes the pages can
+    discard what it wrote. `summary()` is known only after the last page.
+    """
+
+    def __init__(self, client: HubClient, filters: tuple[str, ...]):
+        self.client = client
+        self.endpoint = client.endpoint
+        self.filters = filters
+        self._summary: ListingSummary | None = None
+        self._started = False
+
+    def iter_pages(self) -> Iterator[list[Any]]:
+        if self._started:
+            raise RuntimeError("a ListingStream is fetched once; start a new one to fetch again")
+        self._started = True
+        pages_by_filter: dict[str, int] = {}
+        count = 0
+        for hub_filter in self.filters:
+            pages_by_filter[hub_filter] = 0
+            # huggingface_hub 2.x no longer implies `full` with a filter: ask for it, and for cardData (licenses).
+            for page in self.client.pages(MODELS_PATH, {"filter": hub_filter, "full": "true", "cardData": "true"}):
+                pages_by_filter[hub_filter] += 1
+                count += len(page)
+                yield page
+        self._summary = ListingSummary(
+            fetched_at=datetime.now(UTC),
+            endpoint=self.endpoint,
+            filters=self.filters,
+            pages=sum(pages_by_filter.values()),
+            pages_by_filter=pages_by_filter,
+            count=count,
+        )
+
+    def summary(self) -> ListingSummary:
+        if self._summary is None:
+            raise RuntimeError("the listing is not fetched completely yet: consume iter_pages() first")
+        return self._summary
 
 
 def parse_filters(value: str) -> tuple[str, ...]:
@@ -27,24 +118,23 @@ def parse_filters(value: str) -> tuple[str, ...]:
     return filters
 
 
+def stream_listing(client: HubClient, filters: tuple[str, ...]) -> ListingStream:
+    """The complete listing for every filter, fetched page by page as it is consumed."""
+    return ListingStream(client, filters)
+
+
 def fetch_listing(client: HubClient, filters: tuple[str, ...]) -> HubListing:
-    """The complete listing for every filter; raises if any page cannot be fetched."""
-    models: list[Any] = []
-    pages_by_filter: dict[str, int] = {}
-    for hub_filter in filters:
-        pages = 0
-        # huggingface_hub 2.x no longer implies `full` with a filter: ask for it, and for cardData (licenses).
-        for page in client.pages(MODELS_PATH, {"filter": hub_filter, "full": "true", "cardData": "true"}):
-            models.extend(page)
-            pages += 1
-        pages_by_filter[hub_filter] = pages
+    """The complete listing for every filter, in memory; raises if any page cannot be fetched."""
+    stream = stream_listing(client, filters)
+    models = [model for page in stream.iter_pages() for model in page]
+    summary = stream.summary()
     return HubListing(
         models=models,
-        fetched_at=datetime.now(UTC),
-        endpoint=client.endpoint,
-        filters=filters,
-        pages=sum(pages_by_filter.values()),
-        pages_by_filter=pages_by_filter,
+        fetched_at=summary.fetched_at,
+        endpoint=summary.endpoint,
+        filters=summary.filters,
+        pages=summary.pages,
+        pages_by_filter=summary.pages_by_filter,
     )
 
 
