@@ -20,7 +20,7 @@ CHANGE ?= 10
 REMOVE ?= 3
 VERBOSE_FLAG = $(if $(filter-out 0 no false,$(VERBOSE)),--verbose)
 
-.PHONY: dev viewer install sync demo demo-dev demo-change test test-fast bench stop lock clean browser-deps
+.PHONY: dev viewer install sync demo demo-dev demo-change migrate test test-fast bench stop lock clean browser-deps
 
 install: $(INSTALLED)
 
@@ -49,6 +49,9 @@ demo-change: install  ## change the running demo Hub's models: make demo-change 
 	@test -s $(abspath $(DEMO_HOME))/fake-hub.url || { echo "no fake Hub running under $(abspath $(DEMO_HOME)): start make demo-dev first" >&2; exit 1; }
 	@$(PY) -m pocketai_pipeline_tests.fake_hub mutate --url "$$(cat $(abspath $(DEMO_HOME))/fake-hub.url)" \
 	  --add $(ADD) --change $(CHANGE) --remove $(REMOVE)
+
+migrate: install  ## as the catalog's owner: migrate DATABASE_URL to the newest schema; GRANT_TO=role also grants a sync role its rights
+	$(PY) -m pocketai_pipeline.catalog.migrate $(if $(GRANT_TO),--grant-to $(GRANT_TO))
 
 test: install browser-deps  ## the whole suite, end-to-end and browser tests included
 	$(VENV)/bin/pytest
