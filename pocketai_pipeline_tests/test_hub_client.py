@@ -142,6 +142,24 @@ def test_every_request_has_a_timeout():
     assert time.monotonic() - started < 10
 
 
+def test_a_hub_that_never_answers_is_retried_within_one_bound_for_all_tries():
+    client = HubClient(endpoint="http://127.0.0.1:1", timeout_seconds=0.4, max_retries=2, max_wait_seconds=1.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api/models"
+        started = time.monotonic()
+        with pytest.raises(httpx2.TimeoutException):
+            client.get(url)
+        took = time.monotonic() - started
+    assert client.worst_case_seconds() == 3 * 0.4 + 1.5
+    assert 2 * 0.4 < took <= client.worst_case_seconds() + 1  # retried, and never past the bound
+
+
+def test_the_default_bound_of_one_request():
+    assert HubClient(endpoint="https://huggingface.co").worst_case_seconds() == 6 * 30 + 300
+
+
 def test_recently_modified_asks_for_one_small_sorted_page(fake_hub):
     fake_hub.set_models([model(i) for i in range(30)])
 

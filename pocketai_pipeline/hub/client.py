@@ -1,10 +1,11 @@
-"""Safe GET requests to the Hub on top of huggingface_hub's own session, headers and backoff.
+"""Safe GET requests to the Hub on top of huggingface_hub's own HTTP session and headers.
 
 huggingface_hub's defaults are wrong for an unattended daily job: no request timeout, rate-limit
 sleeps as long as the server asks, and pagination that sends the token to whatever host a `Link`
-header names. This client fixes those three and nothing else: network errors are retried by
-`http_backoff`, retryable statuses (429, 5xx) here with a bounded wait, and the token goes only to
-the configured endpoint's origin.
+header names. This client fixes those three and nothing else: transient network errors (timeouts, resets) and
+retryable statuses (429, 5xx) are retried here, all tries of one request within one bound
+(`max_retries` tries more, `max_wait_seconds` of waiting in all), and the token goes only to the
+configured endpoint's origin.
 """
 
 import json
@@ -68,30 +69,40 @@ class HubClient:
                                    library_version=version("pocketai_pipeline"))
         waited = 0.0
         for attempt in range(self.max_retries + 1):
+            last_try = attempt == self.max_retries
             try:
+                # One attempt per call: every retry happens in this loop, so one bound covers them all.
                 response = http_backoff("GET", url, params=params, headers=headers, timeout=self.timeout_seconds,
-                                        max_retries=self.max_retries, retry_on_exceptions=TRANSIENT_ERRORS,
-                                        retry_on_status_codes=())
+                                        max_retries=0, retry_on_exceptions=(), retry_on_status_codes=())
             except httpx2.ConnectError as error:
                 host = urlsplit(url).netloc
                 raise HubSetupError(
                     f"HF_ENDPOINT={self.endpoint} could not be reached ({host}: {error}): is the Hub (or your "
                     "mirror) reachable from here? Offline, try make demo"
                 ) from error
-            if response.status_code not in RETRYABLE_STATUSES or attempt == self.max_retries:
-                break
-            wait = retry_wait(response.headers, attempt)
-            if waited + wait > self.max_wait_seconds:
-                if response.status_code == 429:
-                    raise HubRateLimitError(
-                        f"Hub rate limit on GET {strip_query(url)}: asked to wait {wait:.0f}s more after "
-                        f"{waited:.0f}s, past the {self.max_wait_seconds:.0f}s bound (max_wait_seconds). "
-                        "Retry later, use a token with a higher limit (HF_TOKEN), or raise the bound."
-                    )
-                break
+            except TRANSIENT_ERRORS:
+                wait = backoff_wait(attempt)
+                if last_try or waited + wait > self.max_wait_seconds:
+                    raise
+            else:
+                if response.status_code not in RETRYABLE_STATUSES or last_try:
+                    return response
+                wait = retry_wait(response.headers, attempt)
+                if waited + wait > self.max_wait_seconds:
+                    if response.status_code == 429:
+                        raise HubRateLimitError(
+                            f"Hub rate limit on GET {strip_query(url)}: asked to wait {wait:.0f}s more after "
+                            f"{waited:.0f}s, past the {self.max_wait_seconds:.0f}s bound (max_wait_seconds). "
+                            "Retry later, use a token with a higher limit (HF_TOKEN), or raise the bound."
+                        )
+                    return response
             time.sleep(wait)
             waited += wait
-        return response
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    def worst_case_seconds(self) -> float:
+        """The longest one request can take before it gives up: every try timing out, plus the waits between."""
+        return (self.max_retries + 1) * self.timeout_seconds + self.max_wait_seconds
 
     def url(self, path: str) -> str:
         """The endpoint's URL for `path` (which starts with `/`)."""
@@ -134,6 +145,11 @@ def retry_wait(headers: httpx2.Headers, attempt: int) -> float:
     retry_after = headers.get("retry-after", "").strip()
     if retry_after.isdigit():
         return float(retry_after)
+    return backoff_wait(attempt)
+
+
+def backoff_wait(attempt: int) -> float:
+    """Exponential backoff with jitter: about 1, 2, 4, 8, 16 s, never more than 30 s."""
     return random.uniform(0.5, 1.0) * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
 
 
