@@ -452,11 +452,10 @@ def test_ensure_system_user_waits_for_a_concurrent_insert_and_reuses_it(engine: 
 @pytest.mark.parametrize(
     "bad_listing",
     [
-        [record("google/twice"), record("google/twice", downloads=2)],
         [record("google/weird-license", license_type="wtfpl")],
         [record("google/no-name", name=None)],
     ],
-    ids=["duplicate-id", "unknown-license-type", "missing-name"],
+    ids=["unknown-license-type", "missing-name"],
 )
 def test_a_listing_the_database_rejects_changes_nothing(engine: Engine, bad_listing: list[dict[str, object]]):
     listing = numbered(5)
@@ -476,6 +475,8 @@ def test_malformed_input_is_refused_before_touching_the_database(engine: Engine)
 
     with pytest.raises(ValueError, match="google/naive.*no time zone"):
         merge(engine, naive)
+    with pytest.raises(ValueError, match="google/twice.*twice"):
+        merge(engine, records(record("google/twice"), record("google/other"), record("google/twice", downloads=2)))
     with pytest.raises(ValueError, match=r"lack the columns \['likes'\]"):
         merge(engine, records(record("google/x")).drop(columns=["likes"]))
     with pytest.raises(ValueError, match="fetched_at has no time zone"):

@@ -1,23 +1,82 @@
-"""The sync into ``ml_models``: one locked transaction, records staged with COPY, set-based SQL.
+"""The sync into ``ml_models``: only what changed is shipped, in chunks, with binary COPY; set-based SQL.
 
-Contract rules 1, 5, 6, 7, 9 and 10. Every listed model ends up in exactly one of created,
-updated, restored, unchanged or skipped_not_owned. A synced model the listing lacks is marked
-removed only when a lookup of its own confirmed it (``RemovalCheck``, made before the merge).
+Contract rules 1, 5, 6, 7, 9 and 10. The design:
+
+1. **Hash.** Every record gets a content hash of exactly the fields the merge writes
+   (``sync.content_hash``), computed vectorized per chunk; ``ml_models.hf_sync_hash`` keeps the hash
+   of what was last written.
+2. **Read the catalog once.** One streamed SELECT gives each row's id, stored hash, and whether the
+   system user owns it and it is marked removed (``catalog_sync_state.sql``).
+3. **Stage only what differs.** Chunk by chunk, a record is staged when it is new, its hash differs
+   (a synced field changed, or the row predates hashes), or it is listed again after being marked
+   removed; a row owned by a person is counted and never staged (rule 6). Staged rows go into a temp
+   table (not WAL-logged, dropped at commit) with one binary COPY per chunk. An identical re-sync
+   stages, and writes, nothing. A record that cannot be converted, or is listed twice, fails the
+   merge here, naming it, before the merge lock is taken.
+4. **Apply.** Under the merge lock (rule 10) and after the staleness check (rule 9), set-based SQL
+   inserts the new rows and rewrites the changed ones (``insert_new_models.sql``,
+   ``update_changed_models.sql``, both re-checking the hash in SQL), and marks the confirmed removals
+   (``mark_removed_models.sql``). If another merge committed while this one read and staged, the
+   catalog is read again; should it have changed a row this merge left unstaged, the merge fails
+   and asks to be run again (this does not happen with the one-slot merge pool).
+
+Every listed model ends up in exactly one of created, updated, restored, unchanged or
+skipped_not_owned. A synced model the listing lacks is marked removed only when a lookup of its own
+confirmed it (``RemovalCheck``, made before the merge).
 """
 
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine
 
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, ensure_system_user
+from pocketai_pipeline.sync.content_hash import (
+    BOOLEAN,
+    INTEGER,
+    SYNCED_FIELDS,
+    TEXT_LIST,
+    TIMESTAMP,
+    array_literals,
+    converter,
+    is_missing,  # noqa: F401 (re-exported: part of this module's interface)
+    row_hashes,
+    synced_table,
+    to_boolean,  # noqa: F401
+    to_integer,  # noqa: F401
+    to_text,  # noqa: F401
+    to_text_array,  # noqa: F401
+    to_timestamp,  # noqa: F401
+)
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 50_000
+"""Rows converted, hashed and staged at a time when ``merge_records`` is given one DataFrame."""
+
+# The synced fields, each with its value-by-value conversion (``staged_rows``).
+STAGED_COLUMNS = {name: converter(name) for name in SYNCED_FIELDS}
+
+# The COPY types of copy_listing_stage.sql's columns: lists go as array literals (text) and
+# timestamps as microseconds since 1970 (int8); the SQL casts them back.
+_STAGE_TYPES = [
+    "text" if kind == TEXT_LIST else "int8" if kind in (INTEGER, TIMESTAMP) else "bool" if kind == BOOLEAN else "text"
+    for kind in SYNCED_FIELDS.values()
+] + ["bytea"]
+
+# What the catalog read says of a row, besides its stored hash (16 bytes, never equal to these).
+_NO_HASH = b""  # the system user's active row, synced before hashes were kept
+_REMOVED = b"removed"  # the system user's row, marked removed upstream
+_NOT_OWNED = b"not owned"  # someone else's row (rule 6)
 
 
 @dataclass(frozen=True)
@@ -50,69 +109,25 @@ class MergeResult:
     restored_ids: list[str]
 
 
-def is_missing(value: object) -> bool:
-    """Whether a DataFrame cell holds no value: None, pd.NA, NaN or NaT (pandas or numpy)."""
-    if value is None:
-        return True
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return False
-    return bool(pd.isna(value))
+@dataclass
+class _Staging:
+    """What reading the listing against the catalog found, and what it put in the stage."""
 
-
-def to_text(value: object) -> str | None:
-    return None if is_missing(value) else str(value)
-
-
-def to_integer(value: object) -> int | None:
-    return None if is_missing(value) else int(value)
-
-
-def to_boolean(value: object) -> bool | None:
-    return None if is_missing(value) else bool(value)
-
-
-def to_timestamp(value: object) -> datetime | None:
-    if is_missing(value):
-        return None
-    timestamp = pd.Timestamp(value)
-    if timestamp.tzinfo is None:
-        raise ValueError(f"{timestamp} has no time zone; records carry UTC timestamps")
-    return timestamp.to_pydatetime()
-
-
-def to_text_array(value: object) -> list[str]:
-    """A list of strings (lists come back from Parquet as numpy arrays); a missing list is empty."""
-    if is_missing(value):
-        return []
-    if isinstance(value, str):
-        raise TypeError(f"expected a list of strings, got the string {value!r}")
-    return [str(item) for item in value]
-
-
-# In the column order of copy_listing_stage.sql.
-STAGED_COLUMNS: dict[str, Callable[[object], object]] = {
-    "hf_model_id": to_text,
-    "name": to_text,
-    "origin_repo_url": to_text,
-    "tags": to_text_array,
-    "task": to_text,
-    "license_type": to_text,
-    "downloads": to_integer,
-    "likes": to_integer,
-    "gated": to_boolean,
-    "hf_sha": to_text,
-    "hf_created_at": to_timestamp,
-    "hf_last_modified": to_timestamp,
-    "hf_license_id": to_text,
-    "hf_license_name": to_text,
-    "library_name": to_text,
-    "base_models": to_text_array,
-    "runtime_formats": to_text_array,
-}
+    catalog: dict[str, bytes]
+    """hf_model_id → stored hash, or one of _NO_HASH, _REMOVED, _NOT_OWNED."""
+    listed: dict[str, bool] = field(default_factory=dict)
+    """Every listed hf_model_id → whether it was staged."""
+    staged: int = 0
+    not_owned: int = 0
+    """Listed models owned by someone else (never staged)."""
 
 
 def staged_rows(records: pd.DataFrame) -> Iterator[tuple[object, ...]]:
-    """The records as rows of plain Python values for COPY, every kind of missing value as None."""
+    """The records as rows of plain Python values, value by value, every kind of missing value as None.
+
+    The merge converts vectorized (``content_hash.synced_table``); this is the same conversion one
+    value at a time, for code that writes rows one by one.
+    """
     missing = [column for column in STAGED_COLUMNS if column not in records.columns]
     if missing:
         raise ValueError(f"records lack the columns {missing}; expected {list(STAGED_COLUMNS)}")
@@ -126,7 +141,7 @@ def staged_rows(records: pd.DataFrame) -> Iterator[tuple[object, ...]]:
 
 def merge_records(
     engine: Engine,
-    records: pd.DataFrame,
+    records: pd.DataFrame | Iterable[pd.DataFrame],
     *,
     fetched_at: datetime,
     partition_key: str,
@@ -138,16 +153,22 @@ def merge_records(
 ) -> MergeResult:
     """Merge one complete Hub listing (``records``, fetched at ``fetched_at``) into ml_models.
 
-    Of the synced models the listing lacks, those in ``removals.confirmed`` are marked removed, unless
-    so many are missing that the shrink is suspicious and ``accept_shrink`` is not given.
+    ``records`` is one DataFrame or an iterable of DataFrame chunks (``RECORD_DTYPES`` columns), read
+    once. Of the synced models the listing lacks, those in ``removals.confirmed`` are marked removed,
+    unless so many are missing that the shrink is suspicious and ``accept_shrink`` is not given.
     """
     started = time.monotonic()
     if fetched_at.tzinfo is None:
         raise ValueError("fetched_at has no time zone; pass the UTC time the listing was fetched")
-    rows = list(staged_rows(records))  # bad records fail here, before any lock is taken
-    listed_ids = [row[0] for row in rows]
 
     with engine.begin() as conn:
+        last_merge = conn.execute(query("last_applied_listing")).scalar()
+        staging = _Staging(catalog=_read_catalog(conn, system_username))
+        for chunk in _chunks(records):  # bad records fail here, before the merge lock is taken
+            _stage_chunk(conn, staging, chunk)
+        logger.info("merge staged %d of %d listed records", staging.staged, len(staging.listed),
+                    extra={"staged": staging.staged, "listed": len(staging.listed)})
+
         conn.execute(query("lock_merge"))
         newest_applied = conn.execute(query("newest_applied_fetched_at")).scalar()
         if newest_applied is not None and fetched_at < newest_applied:
@@ -155,26 +176,34 @@ def merge_records(
                 row_count=conn.execute(query("count_models")).scalar_one(),
                 active_count=conn.execute(query("count_active_models")).scalar_one(),
             )
+        if conn.execute(query("last_applied_listing")).scalar() != last_merge:
+            _read_catalog_again(conn, staging, system_username)
 
         system_user_id = ensure_system_user(conn, system_username, system_email)
-        active_synced, would_remove = _count_removal_candidates(conn, listed_ids, system_username)
-        _stage(conn, rows)
         owner = {"system_user_id": system_user_id}
-        skipped_not_owned = conn.execute(query("count_not_owned"), owner).scalar_one()
-        created_ids = conn.execute(query("insert_new_models"), owner).scalars().all()
-        rewritten = conn.execute(query("update_changed_models"), owner).all()
+        active = [hf_model_id for hf_model_id, state in staging.catalog.items() if state not in (_REMOVED, _NOT_OWNED)]
+        active_synced = len(active)
+        would_remove = sum(hf_model_id not in staging.listed for hf_model_id in active)
+        skipped_not_owned = staging.not_owned
+        created_ids, rewritten = [], []
+        if staging.staged:
+            skipped_not_owned += conn.execute(query("count_not_owned"), owner).scalar_one()
+            created_ids = conn.execute(query("insert_new_models"), owner).scalars().all()
+            rewritten = conn.execute(query("update_changed_models"), owner).all()
         suspicious = is_suspicious_shrink(active_synced, would_remove, max_removed_fraction)
         removal_blocked = suspicious and not accept_shrink
-        removed_ids = [] if removal_blocked else conn.execute(
-            query("mark_removed_models"), owner | {"confirmed_ids": removals.confirmed}
+        unlisted_confirmed = [hf_model_id for hf_model_id in removals.confirmed if hf_model_id not in staging.listed]
+        removed_ids = [] if removal_blocked or not unlisted_confirmed else conn.execute(
+            query("mark_removed_models"), owner | {"unlisted_confirmed_ids": unlisted_confirmed}
         ).scalars().all()
 
         restored_ids = [hf_model_id for hf_model_id, restored in rewritten if restored]
         updated_ids = [hf_model_id for hf_model_id, restored in rewritten if not restored]
+        listed = len(staging.listed)
         result = MergeResult(
             created=len(created_ids),
             updated=len(updated_ids),
-            unchanged=len(rows) - len(created_ids) - len(rewritten) - skipped_not_owned,
+            unchanged=listed - len(created_ids) - len(rewritten) - skipped_not_owned,
             removed=len(removed_ids),
             restored=len(restored_ids),
             skipped_not_owned=skipped_not_owned,
@@ -191,7 +220,8 @@ def merge_records(
             removed_ids=sorted(removed_ids),
             restored_ids=sorted(restored_ids),
         )
-        _record_applied_listing(conn, result, fetched_at=fetched_at, partition_key=partition_key, listed=len(rows),
+        # Kept for an identical re-sync too: it is the sync history (rule 9, and the UI's table).
+        _record_applied_listing(conn, result, fetched_at=fetched_at, partition_key=partition_key, listed=listed,
                                 duration_seconds=time.monotonic() - started)
         return result
 
@@ -201,7 +231,10 @@ def count_would_remove(
 ) -> tuple[int, int]:
     """(active synced models, how many of them a listing of ``hf_model_ids`` lacks)."""
     with engine.connect() as conn:
-        return _count_removal_candidates(conn, list(hf_model_ids), system_username)
+        counts = conn.execute(
+            query("count_removal_candidates"), {"listed_ids": list(hf_model_ids), "system_username": system_username}
+        ).one()
+        return counts.active_synced, counts.would_remove
 
 
 def removal_candidates(engine: Engine, hf_model_ids: Iterable[str], system_username: str = SYSTEM_USERNAME) -> list[str]:
@@ -212,20 +245,76 @@ def removal_candidates(engine: Engine, hf_model_ids: Iterable[str], system_usern
         ).scalars())
 
 
-def _count_removal_candidates(conn: Connection, listed_ids: list[str], system_username: str) -> tuple[int, int]:
-    counts = conn.execute(
-        query("count_removal_candidates"), {"listed_ids": listed_ids, "system_username": system_username}
-    ).one()
-    return counts.active_synced, counts.would_remove
+def _chunks(records: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    if not isinstance(records, pd.DataFrame):
+        yield from records
+        return
+    for start in range(0, max(len(records), 1), CHUNK_ROWS):  # an empty frame is still checked
+        yield records.iloc[start : start + CHUNK_ROWS]
 
 
-def _stage(conn: Connection, rows: list[tuple[object, ...]]) -> None:
-    """Load the rows into the temp table hf_listing_stage (dropped at commit) with one COPY."""
-    conn.execute(query("create_listing_stage"))
-    psycopg_connection = conn.connection.driver_connection
-    with psycopg_connection.cursor() as cursor, cursor.copy(query("copy_listing_stage").text) as copy:
-        for row in rows:
+def _read_catalog(conn: Connection, system_username: str) -> dict[str, bytes]:
+    """hf_model_id → what the merge needs to know of its row (see _NO_HASH, _REMOVED, _NOT_OWNED)."""
+    rows = conn.execute(
+        query("catalog_sync_state"), {"system_username": system_username},
+        execution_options={"stream_results": True, "yield_per": CHUNK_ROWS},
+    )
+    return {
+        hf_model_id: (_NOT_OWNED if not owned else _REMOVED if removed else sync_hash or _NO_HASH)
+        for hf_model_id, sync_hash, owned, removed in rows
+    }
+
+
+def _stage_chunk(conn: Connection, staging: _Staging, chunk: pd.DataFrame) -> None:
+    """Convert and hash one chunk, and COPY those of its records that differ from the catalog."""
+    table = synced_table(chunk)
+    hashes = row_hashes(table)
+    positions = []
+    for position, (hf_model_id, content_hash) in enumerate(
+        zip(table.column("hf_model_id").to_pylist(), hashes, strict=True)
+    ):
+        if hf_model_id in staging.listed:
+            raise ValueError(f"record {hf_model_id!r} cannot be merged: the listing has it twice")
+        state = staging.catalog.get(hf_model_id)
+        staged = state is not _NOT_OWNED and state != content_hash
+        staging.listed[hf_model_id] = staged
+        if staged:
+            positions.append(position)
+        elif state is _NOT_OWNED:
+            staging.not_owned += 1
+    if not positions:
+        return
+    if not staging.staged:
+        conn.execute(query("create_listing_stage"))
+    _copy(conn, table.take(positions), [hashes[position] for position in positions])
+    staging.staged += len(positions)
+
+
+def _copy(conn: Connection, table: pa.Table, hashes: list[bytes]) -> None:
+    """One binary COPY of ``table`` (a synced_table) and its hashes into hf_listing_stage."""
+    columns = []
+    for column in table.columns:
+        if column.type == TEXT_LIST:
+            column = array_literals(column)
+        elif column.type == TIMESTAMP:
+            column = pc.cast(column, INTEGER)
+        columns.append(column.to_pylist())
+    columns.append(hashes)
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(query("copy_listing_stage").text) as copy:
+        copy.set_types(_STAGE_TYPES)
+        for row in zip(*columns):
             copy.write_row(row)
+
+
+def _read_catalog_again(conn: Connection, staging: _Staging, system_username: str) -> None:
+    """After another merge committed meanwhile: the catalog as it is now, if no unstaged record needs more."""
+    catalog = _read_catalog(conn, system_username)
+    for hf_model_id, staged in staging.listed.items():
+        if not staged and catalog.get(hf_model_id) != staging.catalog[hf_model_id]:
+            raise RuntimeError(
+                f"another merge changed {hf_model_id!r} while this one was staging the listing; run this merge again"
+            )
+    staging.catalog = catalog
 
 
 def _record_applied_listing(
