@@ -22,7 +22,8 @@ def daily_schedule(cron: str, enabled: bool) -> dg.ScheduleDefinition:
         cron_schedule=cron,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING if enabled else dg.DefaultScheduleStatus.STOPPED,
-        description="Full sync of the Hub's LiteRT listing into ml_models, for the UTC date of the tick.",
+        description="Full sync of the Hub's LiteRT listing into ml_models. Each tick syncs the daily partition of "
+        "its own UTC date: the 02:00 UTC tick of 2026-11-25 syncs partition 2026-11-25.",
     )
     def hf_litert_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         scheduled_at = context.scheduled_execution_time or datetime.now(UTC)
