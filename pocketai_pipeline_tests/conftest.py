@@ -1,6 +1,7 @@
 """Shared fixtures: one embedded PostgreSQL for the session, a clean database per test, a fake Hub."""
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,36 @@ def sync_resources(fake_hub: FakeHub, database_url: str, tmp_path: Path) -> dict
         "listing_io_manager": ListingIOManager(base_dir=str(tmp_path / "data")),
         "records_io_manager": RecordsIOManager(base_dir=str(tmp_path / "data")),
     }
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3-compatible server on 127.0.0.1 (a free port) for the session; its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the S3 server, reached through the standard AWS_* environment; its storage URL."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for ambient in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(ambient, raising=False)
+    bucket = f"pocketai-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/prefix"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
