@@ -1,6 +1,8 @@
 """The merge into ml_models, on a real PostgreSQL: contract rules 1, 5, 6, 7, 9 and 10."""
 
+import logging
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +13,9 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
+from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.merge import (
+    STAGED_COLUMNS,
     MergeResult,
     count_would_remove,
     merge_records,
@@ -22,10 +26,12 @@ from pocketai_pipeline.catalog.merge import (
     to_text_array,
     to_timestamp,
 )
+from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import ensure_system_user
 from pocketai_pipeline.sync.records import RECORD_DTYPES
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline_tests.catalog_helpers import catalog_engine, wait_for_lock_waiters
+from pocketai_pipeline_tests.conftest import drop_database
 
 FETCHED_AT = datetime(2025, 3, 1, 2, 0, 5, tzinfo=UTC)
 NEXT_DAY = FETCHED_AT + timedelta(days=1)
@@ -552,3 +558,174 @@ def test_accept_shrink_lets_one_real_shrink_mark_the_confirmed_models(engine: En
     assert (accepted.removal_blocked, accepted.shrink_accepted, accepted.removed, accepted.active_count) == (False, True, 5, 5)
     assert sorted(accepted.removed_ids) == sorted(row["hf_model_id"] for row in listing[5:])
     assert [row.shrink_accepted for row in applied_listings(engine)] == [False, False, True]
+
+
+# Only what changed is shipped: the merge logs how many records it staged (extra "staged").
+
+
+@pytest.fixture
+def staged(caplog):
+    """The number of records each merge of the test staged, in order."""
+    caplog.set_level(logging.INFO, logger="pocketai_pipeline.catalog.merge")
+    return lambda: [entry.staged for entry in caplog.records if hasattr(entry, "staged")]
+
+
+def wal_bytes(engine: Engine, action) -> int:
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar()
+    action()
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :before)"), {"before": before}).scalar()
+
+
+def vacuum(engine: Engine) -> None:
+    """Set the hint bits of freshly written rows now, so that a later read writes no page images to the WAL."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (FREEZE) ml_models"))
+        conn.execute(text("CHECKPOINT"))
+
+
+def test_only_new_changed_and_restored_records_are_staged(engine: Engine, staged):
+    listing = numbered(20)
+    add_person_with_model(engine, "alice/own-model")
+    merge(engine, records(*listing, record("alice/own-model")))
+    merge(engine, records(*listing, record("alice/own-model")), NEXT_DAY)
+    merge(engine, records(*listing[:19]), NEXT_DAY + timedelta(days=1))  # model-19 marked removed
+    changed = [{**listing[0], "likes": 2}, *listing[1:19], listing[19], record("google/brand-new")]
+    result = merge(engine, records(*changed), NEXT_DAY + timedelta(days=2))
+
+    assert staged() == [20, 0, 0, 3]
+    assert (result.updated_ids, result.restored_ids, result.created_ids) == (
+        [listing[0]["hf_model_id"]], [listing[19]["hf_model_id"]], ["google/brand-new"],
+    )  # fmt: skip
+    assert result.unchanged == 18
+
+
+def test_an_identical_resync_of_many_models_ships_and_writes_nothing_and_barely_touches_the_wal(engine: Engine, staged):
+    listing = records(*[record(f"org/model-{number:05d}", downloads=number) for number in range(3000)])
+    merge(engine, listing)
+    vacuum(engine)
+    before, applied = row_versions(engine), len(applied_listings(engine))
+
+    wal = wal_bytes(engine, lambda: merge(engine, listing, NEXT_DAY))
+
+    assert staged() == [3000, 0]
+    assert row_versions(engine) == before
+    assert len(applied_listings(engine)) == applied + 1  # the sync history keeps its row
+    assert wal < 64 * 1024, wal
+
+
+def test_a_resync_with_one_percent_changed_writes_exactly_those_rows(engine: Engine, staged):
+    listing = [record(f"org/model-{number:04d}", downloads=number) for number in range(500)]
+    merge(engine, records(*listing))
+    ids = {row.hf_model_id: row.id for row in models(engine).values()}
+    before = row_versions(engine)
+    changed = {f"org/model-{number:04d}" for number in range(0, 500, 100)}
+
+    result = merge(engine, records(*[{**row, "downloads": -1} if row["hf_model_id"] in changed else row for row in listing]),
+                   NEXT_DAY)
+
+    assert staged()[-1] == 5 and sorted(result.updated_ids) == sorted(changed) and result.unchanged == 495
+    after = row_versions(engine)
+    assert {key for key in before if after[key] != before[key]} == {f"ml_models {ids[hf_model_id]}" for hf_model_id in changed}
+
+
+def test_rows_synced_before_hashes_are_rewritten_once_then_left_alone(engine: Engine, staged):
+    listing = records(*numbered(4))
+    merge(engine, listing)
+    with engine.begin() as conn:  # as migration 0004 leaves a catalog the older merge wrote
+        conn.execute(text("UPDATE ml_models SET hf_sync_hash = NULL"))
+    hashes_before = scalar(engine, "SELECT count(*) FROM ml_models WHERE hf_sync_hash IS NOT NULL")
+
+    once = merge(engine, listing, NEXT_DAY)
+    written = row_versions(engine)
+    again = merge(engine, listing, NEXT_DAY + timedelta(days=1))
+
+    assert hashes_before == 0
+    assert (once.updated, once.unchanged, again.updated, again.unchanged) == (4, 0, 0, 4)
+    assert staged() == [4, 4, 0]
+    assert row_versions(engine) == written
+    assert scalar(engine, "SELECT count(*) FROM ml_models WHERE octet_length(hf_sync_hash) = 16") == 4
+
+
+def synced_values(engine: Engine) -> dict[str, tuple[object, ...]]:
+    """hf_model_id → the synced fields, the hash and whether the row is active."""
+    columns = [*STAGED_COLUMNS, "hf_sync_hash"]
+    return {
+        hf_model_id: (*(getattr(row, column) for column in columns), row.removed_upstream_at is None)
+        for hf_model_id, row in models(engine).items()
+    }
+
+
+def test_chunked_records_merge_exactly_like_one_frame(engine: Engine, pg_home, staged):
+    first = [*numbered(7), record("google/bare", tags=[], task=None, downloads=None, gated=None, hf_last_modified=None)]
+    second = [{**first[0], "downloads": 99}, *first[2:], record("google/new")]
+    other_name = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        with catalog_engine(embedded.database_url(pg_home, other_name)) as one_frame:
+            results = {}
+            for target, as_chunks in ((engine, True), (one_frame, False)):
+                for listing, fetched_at in ((first, FETCHED_AT), (second, NEXT_DAY)):
+                    frame = records(*listing)
+                    given = (frame.iloc[start : start + 3] for start in range(0, len(frame), 3)) if as_chunks else frame
+                    removals = RemovalCheck(confirmed=[first[1]["hf_model_id"]])
+                    results.setdefault(as_chunks, []).append(
+                        merge_records(target, given, fetched_at=fetched_at, partition_key="p", removals=removals)
+                    )
+            synced = [synced_values(target) for target in (engine, one_frame)]
+    finally:
+        drop_database(pg_home, other_name)
+
+    assert results[True] == results[False]
+    assert (results[True][1].created, results[True][1].updated, results[True][1].removed) == (1, 1, 1)
+    assert synced[0] == synced[1]
+    assert staged() == [8, 2, 8, 2]
+
+
+def test_a_chunk_iterator_is_read_once_and_a_repeat_across_chunks_is_refused(engine: Engine):
+    chunks = iter([records(*numbered(2)), records(), records(record("google/x"))])
+    assert merge_records(engine, chunks, fetched_at=FETCHED_AT, partition_key="p").created == 3
+
+    repeated = iter([records(*numbered(2)), records(numbered(2)[1])])
+    with pytest.raises(ValueError, match="model-01.*twice"):
+        merge_records(engine, repeated, fetched_at=NEXT_DAY, partition_key="p")
+
+
+def test_a_person_owned_listed_row_is_never_staged_nor_touched(engine: Engine, staged):
+    add_person_with_model(engine, "alice/own-model")
+    before = row_versions(engine)
+
+    results = [merge(engine, records(record("alice/own-model", downloads=downloads)), FETCHED_AT + timedelta(days=day))
+               for day, downloads in enumerate([1, 2, 2])]
+
+    assert staged() == [0, 0, 0]
+    assert [result.skipped_not_owned for result in results] == [1, 1, 1]
+    after = row_versions(engine)
+    assert {key: after[key] for key in before} == before
+
+
+def test_a_merge_that_another_merge_overtook_while_it_staged_fails_and_succeeds_when_run_again(
+    database_url: str, engine: Engine
+):
+    listing = records(*numbered(3))
+    merge(engine, listing)
+    changed_id = numbered(3)[0]["hf_model_id"]
+    with engine.connect() as holder, ThreadPoolExecutor(max_workers=1) as pool:
+        holder.execute(query("lock_merge"))
+        overtaken = pool.submit(merge, engine, listing, NEXT_DAY)  # stages nothing, then waits for the lock
+        wait_for_lock_waiters(engine, count=1)
+        # Meanwhile an older listing is applied: it changes a row this merge left unstaged.
+        holder.execute(text("UPDATE ml_models SET downloads = 1, hf_sync_hash = NULL WHERE hf_model_id = :id"),
+                       {"id": changed_id})
+        holder.execute(text(
+            "INSERT INTO hf_sync_applied_listings (partition_key, fetched_at, listed, created, updated, unchanged,"
+            " restored, removed, skipped_not_owned, removal_blocked) VALUES ('old', :at, 3, 0, 1, 2, 0, 0, 0, false)"
+        ), {"at": FETCHED_AT})
+        holder.commit()
+        with pytest.raises(RuntimeError, match=f"{changed_id}.*run this merge again"):
+            overtaken.result(timeout=60)
+
+    again = merge(engine, listing, NEXT_DAY)
+
+    assert again.updated_ids == [changed_id]
+    assert models(engine)[changed_id].downloads == 10

@@ -126,7 +126,12 @@ def synced_table(records: pd.DataFrame) -> pa.Table:
 
 
 def _column(values: pd.Series, kind: pa.DataType, ids: pd.Series) -> pa.Array:
-    fast = not (kind == TIMESTAMP and not isinstance(values.dtype, pd.DatetimeTZDtype))  # zone-less: checked one by one
+    if kind == TIMESTAMP:  # zone-less values are refused, one by one
+        fast = isinstance(values.dtype, pd.DatetimeTZDtype)
+    elif kind == TEXT_LIST:  # Arrow would read a string as the list of its characters
+        fast = not any(isinstance(value, (str, bytes)) for value in values)
+    else:
+        fast = True
     if fast:
         try:
             array = pa.array(values, type=kind, from_pandas=True)
