@@ -17,6 +17,7 @@ import pytest
 from upath import UPath
 
 from pocketai_pipeline.assets import litert_model_records, ml_models
+from pocketai_pipeline.failures import failing_fast
 from pocketai_pipeline.hub.listing import ListingStream, stream_listing
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.partitions import daily_partitions
@@ -38,15 +39,16 @@ LISTING_KEY = f"hf_litert_listing/{TODAY}.jsonl.gz"
 RECORDS_KEY = f"litert_model_records/{TODAY}.parquet"
 
 
-# The listing asset as it streams (assets.py's hf_litert_listing once it returns `stream_listing(...)`).
+# The listing asset as it streams (assets.py's hf_litert_listing once it returns `stream_listing(...).start()`).
 @dg.asset(
     name="hf_litert_listing",
     partitions_def=daily_partitions,
     io_manager_key="listing_io_manager",
     retry_policy=dg.RetryPolicy(max_retries=1),
 )
-def streamed_listing(hub: HubResource) -> ListingStream:
-    return stream_listing(hub.client(), hub.filters())
+def streamed_listing(context: dg.AssetExecutionContext, hub: HubResource) -> ListingStream:
+    with failing_fast(context):
+        return stream_listing(hub.client(), hub.filters()).start()
 
 
 ASSETS = [streamed_listing, litert_model_records, ml_models]
@@ -185,12 +187,28 @@ def test_a_local_sync_streams_the_listing_and_leaves_no_temp_file(sync_resources
     assert header["pages"] == metadata(result, "hf_litert_listing")["pages"]
 
 
-def test_a_failed_listing_leaves_nothing_in_the_folder(sync_resources, listing, fake_hub, tmp_path):
+def test_a_failed_listing_leaves_nothing_in_the_folder_after_a_step_retry(sync_resources, listing, fake_hub, tmp_path):
     fake_hub.fail_on_page(2, status=500)
 
     result = materialize(sync_resources, selection=[streamed_listing])
 
     assert not result.success
+    assert not (tmp_path / "data").exists() or files_under(tmp_path / "data") == []
+    first_pages = [r for r in fake_hub.requests
+                   if r.path == "/api/models" and "cursor" not in r.query and r.query["filter"] == ["litert"]]
+    assert len(first_pages) == 2  # a page failing while the IO manager writes still retries the step
+
+
+def test_a_refused_token_fails_at_once_in_the_asset_before_anything_is_written(
+    sync_resources, listing, fake_hub, tmp_path
+):
+    fake_hub.fail_on_page(1, status=401)
+
+    result = materialize(sync_resources, selection=[streamed_listing])
+
+    assert not result.success
+    assert "anonymous access was refused" in error_text(result, "hf_litert_listing")
+    assert len([r for r in fake_hub.requests if r.path == "/api/models"]) == 1  # no step retry
     assert not (tmp_path / "data").exists() or files_under(tmp_path / "data") == []
 
 

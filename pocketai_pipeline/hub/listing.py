@@ -71,8 +71,10 @@ class HubListing:
 class ListingStream:
     """A listing being fetched: `iter_pages()` requests each page as it is consumed, once.
 
-    A page that cannot be fetched raises out of `iter_pages()`, so whoever writes the pages can
-    discard what it wrote. `summary()` is known only after the last page.
+    `start()` fetches the first page at once, so that a wrong HF_ENDPOINT or HF_TOKEN fails where it is
+    called (the asset's own code) rather than later, in the IO manager. A page that cannot be fetched
+    raises out of `iter_pages()`, so whoever writes the pages can discard what it wrote.
+    `summary()` is known only after the last page.
     """
 
     def __init__(self, client: HubClient, filters: tuple[str, ...]):
@@ -80,12 +82,22 @@ class ListingStream:
         self.endpoint = client.endpoint
         self.filters = filters
         self._summary: ListingSummary | None = None
-        self._started = False
+        self._pages = self._fetch()
+        self._first: list[list[Any]] = []
+        self._consumed = False
+
+    def start(self) -> "ListingStream":
+        self._first = [page for page in [next(self._pages, None)] if page is not None]
+        return self
 
     def iter_pages(self) -> Iterator[list[Any]]:
-        if self._started:
+        if self._consumed:
             raise RuntimeError("a ListingStream is fetched once; start a new one to fetch again")
-        self._started = True
+        self._consumed = True
+        yield from self._first
+        yield from self._pages
+
+    def _fetch(self) -> Iterator[list[Any]]:
         pages_by_filter: dict[str, int] = {}
         count = 0
         for hub_filter in self.filters:
