@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import dagster as dg
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
@@ -27,7 +28,6 @@ from pocketai_pipeline.storage import (
     ListingIOManager,
     RecordFrames,
     RecordsIOManager,
-    StorageError,
     StoredListing,
     StoredRecords,
 )
@@ -294,7 +294,6 @@ def test_records_written_in_chunks_are_row_groups_with_attrs_known_at_the_end(tm
     stored = StoredRecords(path)
     assert stored.attrs == {"fetched_at": "2026-11-25T02:00:00+00:00", "skipped_invalid": 6}
     assert stored.num_rows == len(records)
-    import pyarrow.parquet as pq
     assert pq.ParquetFile(path.path).num_row_groups == -(-len(records) // 40)
     frames = list(stored.iter_frames(batch_size=25))
     assert all(dict(frame.dtypes) == {c: pd.api.types.pandas_dtype(d) for c, d in RECORD_DTYPES.items()}
