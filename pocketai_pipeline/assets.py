@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from pocketai_pipeline.catalog.resource import CatalogResource
@@ -17,17 +16,17 @@ from pocketai_pipeline.checks import (
     shrink_check,
 )
 from pocketai_pipeline.failures import failing_fast
-from pocketai_pipeline.hub.listing import HubListing
+from pocketai_pipeline.hub.listing import ListingStream
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.metadata import (
     ML_MODELS_SCHEMA,
     details_metadata,
-    listing_metadata,
     merge_metadata,
     records_metadata,
 )
 from pocketai_pipeline.partitions import daily_partitions
 from pocketai_pipeline.settings import hub_step_retries, hub_step_retry_delay_seconds
+from pocketai_pipeline.storage import StoredListing, StoredRecords
 from pocketai_pipeline.sync.details import refresh_details
 from pocketai_pipeline.sync.records import normalize_listing
 from pocketai_pipeline.sync.removals import RemovalCheck
@@ -76,10 +75,11 @@ def shrink_accepted(context: dg.AssetExecutionContext) -> bool:
     ),
     description="Every model the Hub lists for the filters, exactly as the Hub sent it (gzip JSON lines).",
 )
-def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Output[HubListing]:
+def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> ListingStream:
+    # The IO manager writes the pages as they arrive; the first one is fetched here, so that a wrong
+    # HF_ENDPOINT or HF_TOKEN fails fast in this step's own code.
     with failing_fast(context):
-        listing = hub.fetch_listing()
-    return dg.Output(listing, metadata=listing_metadata(listing))
+        return hub.stream_listing().start()
 
 
 @dg.asset(
@@ -93,7 +93,7 @@ def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> dg
     description="One validated, de-duplicated record per public model; malformed ones are reported and left out.",
 )
 def litert_model_records(
-    context: dg.AssetExecutionContext, catalog: CatalogResource, hf_litert_listing: HubListing
+    context: dg.AssetExecutionContext, catalog: CatalogResource, hf_litert_listing: StoredListing
 ) -> Iterator:
     normalized = normalize_listing(hf_litert_listing.models)
     for reject in normalized.rejects:
@@ -129,15 +129,15 @@ def ml_models(
     config: MlModelsConfig,
     hub: HubResource,
     catalog: CatalogResource,
-    litert_model_records: pd.DataFrame,
+    litert_model_records: StoredRecords,
 ) -> dg.MaterializeResult:
     started = time.monotonic()
-    listed_ids = litert_model_records["hf_model_id"].tolist()
+    listed_ids = litert_model_records.ids()
     fetched_at = datetime.fromisoformat(litert_model_records.attrs["fetched_at"])
     with failing_fast(context):
         removals = look_up_missing_models(context, config, hub, catalog, listed_ids, fetched_at)
         result = catalog.merge(
-            litert_model_records,
+            litert_model_records.iter_frames(),
             fetched_at=fetched_at,
             partition_key=context.partition_key,
             removals=removals,

@@ -3,7 +3,6 @@
 import dagster as dg
 
 from pocketai_pipeline.catalog.merge import MergeResult
-from pocketai_pipeline.hub.listing import HubListing
 from pocketai_pipeline.sync.details import DetailsReport
 from pocketai_pipeline.sync.records import NormalizedListing
 
@@ -50,16 +49,6 @@ ML_MODEL_FILES_SCHEMA = dg.TableSchema(
         dg.TableColumn("is_runtime_file", "boolean", description=".tflite, .litertlm or .task"),
     ]
 )
-
-
-def listing_metadata(listing: HubListing) -> dict[str, object]:
-    return {
-        "count": len(listing.models),
-        "pages": listing.pages,
-        "fetched_at": listing.fetched_at.isoformat(),
-        "endpoint": listing.endpoint,
-        "filters": ", ".join(listing.filters),
-    }
 
 
 def records_metadata(normalized: NormalizedListing) -> dict[str, object]:

@@ -1,6 +1,7 @@
 """The catalog database as a Dagster resource: one migrated SQLAlchemy engine per process and URL."""
 
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -79,7 +80,7 @@ class CatalogResource(dg.ConfigurableResource):
             return _engines[key]
 
     def merge(
-        self, records: pd.DataFrame, *, fetched_at: datetime, partition_key: str,
+        self, records: pd.DataFrame | Iterable[pd.DataFrame], *, fetched_at: datetime, partition_key: str,
         removals: RemovalCheck = RemovalCheck(), accept_shrink: bool = False,
     ) -> MergeResult:
         """Merge one complete listing's records into ml_models (see `merge_records`)."""

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.details import fetch_details
-from pocketai_pipeline.hub.listing import HubListing, fetch_listing, parse_filters
+from pocketai_pipeline.hub.listing import ListingStream, parse_filters, stream_listing
 from pocketai_pipeline.hub.removals import check_removals
 from pocketai_pipeline.sync.details import DetailsTarget, Fetched
 from pocketai_pipeline.sync.removals import RemovalCheck
@@ -61,8 +61,9 @@ class HubResource(dg.ConfigurableResource):
     def filters(self) -> tuple[str, ...]:
         return parse_filters(self.filter)
 
-    def fetch_listing(self) -> HubListing:
-        return fetch_listing(self.client(), self.filters())
+    def stream_listing(self) -> ListingStream:
+        """The listing of every filter, fetched page by page as its consumer (the IO manager) writes it."""
+        return stream_listing(self.client(), self.filters())
 
     def check_removals(self, hf_model_ids: list[str]) -> RemovalCheck:
         """Look up each synced model the listing lacks (`GET /api/models/<id>`): which are really gone."""
