@@ -208,7 +208,7 @@ def password_role(pg_home: Path, role: str, password: str) -> Iterator[None]:
             conn.execute("SELECT pg_reload_conf()")
             try:  # a role that still owns tables in a test database stays until the server stops
                 conn.execute(psql.SQL("DROP ROLE IF EXISTS {}").format(psql.Identifier(role)))
-            except psycopg.errors.DependentObjectsStillRemain:
+            except psycopg.errors.DependentObjectsStillExist:
                 pass
 
 
