@@ -90,7 +90,15 @@ def test_the_sync_marks_only_what_the_hub_confirmed_and_counts_the_rest(fake_hub
     assert removed == {gone: True, unsure: False}
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["ml_models_match_listing"] is True
-    history = metadata["history"].splitlines()
+
+    fake_hub.clear_model_faults()
+    fake_hub.set_models(models)  # both are back
+    third = dg.materialize(assets, partition_key=TODAY, resources=sync_resources)
+    history = third.asset_materializations_for_node("ml_models")[0].metadata["history"].value.splitlines()
     assert history[0] == "| date | listed | created | updated | removed | restored | active | duration |"
-    assert [row.split(" | ")[1:7] for row in history[2:]] == [["18", "0", "0", "1", "0", "19"],
-                                                              ["20", "20", "0", "0", "0", "20"]]
+    assert [row.split(" | ")[:7] for row in history[2:]] == [
+        [f"| {TODAY}", "20", "0", "0", "0", "1", "20"],
+        [f"| {TODAY}", "18", "0", "0", "1", "0", "19"],
+        [f"| {TODAY}", "20", "20", "0", "0", "0", "20"],
+    ]  # newest first
+    assert all(row.endswith(" s |") for row in history[2:])
