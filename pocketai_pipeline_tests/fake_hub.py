@@ -59,6 +59,11 @@ Faults:
 
 Every request is recorded in `hub.requests` (path as sent, still percent-encoded).
 
+Huge listings (a million models) are served in O(page) per request: the first request of a listing
+query (filter, search, author, sort, direction and the projected fields) computes its matching models
+in order and serializes each one once; later pages join those bytes. `set_models` and `mutate` drop
+that index. Stored model dicts are treated as immutable: to change one, pass the models again.
+
 Run it for the offline demo (serving is the default; `serve` is an alias); SIGTERM or Ctrl-C stop it:
     python -m pocketai_pipeline_tests.fake_hub --port 8765 --models 2100 --page-size 500 --edge-cases
     python -m pocketai_pipeline_tests.fake_hub mutate --url http://127.0.0.1:8765 --add 3 --change 5 --remove 2
@@ -173,6 +178,8 @@ class FakeHub:
         self.next_link_base: str | None = None
         self._models: list[dict[str, Any]] = []
         self._by_id: dict[str, dict[str, Any]] = {}
+        # Listing query → its matching models, in order, each serialized as the query projects it.
+        self._listing_index: dict[tuple, list[bytes]] = {}
         self._cards: dict[str, str | None] = {}
         self._manifests: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._model_faults: dict[tuple[str, str], list[_Fault]] = {}
@@ -364,6 +371,7 @@ class FakeHub:
             self.requests.append(request)
 
     def _reindex(self) -> None:
+        self._listing_index = {}
         self._by_id = {}
         for model in self._models:
             if isinstance(model.get("id"), str):
@@ -398,9 +406,8 @@ class FakeHub:
         with self._lock:
             if self._next_failures:
                 return self._next_failures.popleft()
-            models = list(self._models)
             failing_pages = dict(self._failing_pages)
-        return self._listing(models, query, failing_pages, self.next_link_base or f"http://{host}")
+        return self._listing(query, failing_pages, self.next_link_base or f"http://{host}")
 
     def _answer_model(self, rest: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> _Reply:
         split = _split_repo_path(f"/{rest}", "revision", with_file=False)
@@ -515,9 +522,28 @@ class FakeHub:
             "lfs": {"sha256": sha256, "size": size, "pointerSize": len(pointer)},
         }
 
-    def _listing(
-        self, models: list[dict[str, Any]], query: dict[str, list[str]], failing_pages: dict[int, int], link_base: str
-    ) -> _Reply:
+    def _indexed_listing(self, query: dict[str, list[str]], sort: str | None) -> list[bytes]:
+        """The listing query's matching models, in order, each serialized as projected; computed once per query."""
+        key = (
+            tuple(query.get("filter", [])), tuple(query.get("search", [])), tuple(query.get("author", [])),
+            sort, query.get("direction", ["-1"])[-1] if sort is not None else None, _projection_key(query),
+        )
+        with self._lock:
+            cached = self._listing_index.get(key)
+            if cached is not None:
+                return cached
+            matching = [model for model in self._models if _matches(model, query)]
+            if sort is not None:
+                descending = query.get("direction", ["-1"])[-1] == "-1"
+                matching.sort(key=lambda model: _sort_key(model.get(sort)), reverse=descending)
+            sends = _projected_fields(query)
+            serialized = [
+                _json({key: value for key, value in model.items() if sends(key)}).encode() for model in matching
+            ]
+            self._listing_index[key] = serialized
+            return serialized
+
+    def _listing(self, query: dict[str, list[str]], failing_pages: dict[int, int], link_base: str) -> _Reply:
         try:
             page_size = min(int(query["limit"][-1]), self.page_size) if "limit" in query else self.page_size
             page, offset = _decode_cursor(query["cursor"][-1]) if "cursor" in query else (1, 0)
@@ -531,20 +557,16 @@ class FakeHub:
         if page in failing_pages:
             return _error(failing_pages[page], f"Failed on page {page}")
 
-        matching = [model for model in models if _matches(model, query)]
-        if sort is not None:
-            descending = query.get("direction", ["-1"])[-1] == "-1"
-            matching.sort(key=lambda model: _sort_key(model.get(sort)), reverse=descending)
-        sends = _projected_fields(query)
-        page_models = matching[offset : offset + page_size]
-        body = [{key: value for key, value in model.items() if sends(key)} for model in page_models]
+        matching = self._indexed_listing(query, sort)
+        # What json.dumps of the list of projected models gives, item separator ", " included.
+        body = b"[" + b", ".join(matching[offset : offset + page_size]) + b"]"
 
-        headers = {}
+        headers = {"Content-Type": "application/json; charset=utf-8"}
         if offset + page_size < len(matching):
             next_query = [(name, value) for name, values in query.items() if name != "cursor" for value in values]
             next_query.append(("cursor", _encode_cursor(page + 1, offset + page_size)))
             headers["Link"] = f'<{link_base}/api/models?{urlencode(next_query)}>; rel="next"'
-        return _json_reply(200, body, headers)
+        return _Reply(200, body, headers)
 
 
 def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
@@ -670,6 +692,15 @@ def _projected_fields(query: dict[str, list[str]]) -> Callable[[str], bool]:
     if _is_true(query.get("full")):
         return lambda key: key not in OPT_IN_FIELDS or key in opted_in
     return lambda key: key in COMPACT_FIELDS or key in opted_in
+
+
+def _projection_key(query: dict[str, list[str]]) -> tuple:
+    """What `_projected_fields` depends on, as a hashable key."""
+    expand = frozenset(query.get("expand", []) + query.get("expand[]", []))
+    if expand:
+        return ("expand", expand)
+    opted_in = frozenset(name for name in OPT_IN_FIELDS if _is_true(query.get(name)))
+    return ("full" if _is_true(query.get("full")) else "compact", opted_in)
 
 
 def _is_true(values: list[str] | None) -> bool:
