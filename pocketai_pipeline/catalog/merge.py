@@ -5,8 +5,8 @@ Contract rules 1, 5, 6, 7, 9 and 10. The design:
 1. **Hash.** Every record gets a content hash of exactly the fields the merge writes
    (``sync.content_hash``), computed vectorized per chunk; ``ml_models.hf_sync_hash`` keeps the hash
    of what was last written.
-2. **Read the catalog once.** One streamed SELECT gives each row's id, stored hash, and whether the
-   system user owns it and it is marked removed (``catalog_sync_state.sql``).
+2. **Read the catalog once.** One streamed SELECT gives each row's id, stored hash, owner, and
+   whether it is marked removed (``catalog_sync_state.sql``).
 3. **Stage only what differs.** Chunk by chunk, a record is staged when it is new, its hash differs
    (a synced field changed, or the row predates hashes), or it is listed again after being marked
    removed; a row owned by a person is counted and never staged (rule 6). Staged rows go into a temp
@@ -25,7 +25,9 @@ skipped_not_owned. A synced model the listing lacks is marked removed only when 
 confirmed it (``RemovalCheck``, made before the merge).
 """
 
+import itertools
 import logging
+import operator
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -181,9 +183,11 @@ def merge_records(
 
         system_user_id = ensure_system_user(conn, system_username, system_email)
         owner = {"system_user_id": system_user_id}
-        active = [hf_model_id for hf_model_id, state in staging.catalog.items() if state not in (_REMOVED, _NOT_OWNED)]
+        active = [
+            hf_model_id for hf_model_id, state in staging.catalog.items() if state is not _REMOVED and state is not _NOT_OWNED
+        ]
         active_synced = len(active)
-        would_remove = sum(hf_model_id not in staging.listed for hf_model_id in active)
+        would_remove = active_synced - sum(map(staging.listed.__contains__, active))
         skipped_not_owned = staging.not_owned
         created_ids, rewritten = [], []
         if staging.staged:
@@ -254,34 +258,42 @@ def _chunks(records: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataF
 
 
 def _read_catalog(conn: Connection, system_username: str) -> dict[str, bytes]:
-    """hf_model_id → what the merge needs to know of its row (see _NO_HASH, _REMOVED, _NOT_OWNED)."""
-    rows = conn.execute(
-        query("catalog_sync_state"), {"system_username": system_username},
-        execution_options={"stream_results": True, "yield_per": CHUNK_ROWS},
-    )
-    return {
-        hf_model_id: (_NOT_OWNED if not owned else _REMOVED if removed else sync_hash or _NO_HASH)
-        for hf_model_id, sync_hash, owned, removed in rows
-    }
+    """hf_model_id → what the merge needs to know of its row (see _NO_HASH, _REMOVED, _NOT_OWNED).
+
+    Streamed through a server-side cursor, a chunk of rows at a time (psycopg's own rows: cheaper
+    than SQLAlchemy's at a million).
+    """
+    system_user_id = conn.execute(query("find_user"), {"username": system_username}).scalar()
+    catalog = {}
+    with conn.connection.driver_connection.cursor(name="hf_catalog_sync_state") as cursor:
+        cursor.execute(query("catalog_sync_state").text)
+        while rows := cursor.fetchmany(CHUNK_ROWS):
+            for hf_model_id, sync_hash, author_id, removed in rows:
+                catalog[hf_model_id] = (
+                    _NOT_OWNED if author_id != system_user_id else _REMOVED if removed else sync_hash or _NO_HASH
+                )
+    return catalog
 
 
 def _stage_chunk(conn: Connection, staging: _Staging, chunk: pd.DataFrame) -> None:
     """Convert and hash one chunk, and COPY those of its records that differ from the catalog."""
     table = synced_table(chunk)
     hashes = row_hashes(table)
-    positions = []
-    for position, (hf_model_id, content_hash) in enumerate(
-        zip(table.column("hf_model_id").to_pylist(), hashes, strict=True)
-    ):
-        if hf_model_id in staging.listed:
-            raise ValueError(f"record {hf_model_id!r} cannot be merged: the listing has it twice")
-        state = staging.catalog.get(hf_model_id)
-        staged = state is not _NOT_OWNED and state != content_hash
-        staging.listed[hf_model_id] = staged
-        if staged:
-            positions.append(position)
-        elif state is _NOT_OWNED:
-            staging.not_owned += 1
+    ids = table.column("hf_model_id").to_pylist()
+    if len(set(ids)) != len(ids) or not staging.listed.keys().isdisjoint(ids):
+        seen = set(staging.listed)
+        twice = next(hf_model_id for hf_model_id in ids if hf_model_id in seen or seen.add(hf_model_id))
+        raise ValueError(f"record {twice!r} cannot be merged: the listing has it twice")
+    states = list(map(staging.catalog.get, ids))
+    # New (None), marked removed, synced before hashes (b""), or another hash: staged.
+    staged = list(map(operator.ne, states, hashes))
+    if _NOT_OWNED in states:
+        for position, state in enumerate(states):
+            if state is _NOT_OWNED:
+                staged[position] = False
+                staging.not_owned += 1
+    staging.listed.update(zip(ids, staged))
+    positions = list(itertools.compress(range(len(ids)), staged))
     if not positions:
         return
     if not staging.staged:

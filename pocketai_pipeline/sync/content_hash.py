@@ -129,7 +129,7 @@ def _column(values: pd.Series, kind: pa.DataType, ids: pd.Series) -> pa.Array:
     if kind == TIMESTAMP:  # zone-less values are refused, one by one
         fast = isinstance(values.dtype, pd.DatetimeTZDtype)
     elif kind == TEXT_LIST:  # Arrow would read a string as the list of its characters
-        fast = not any(isinstance(value, (str, bytes)) for value in values)
+        fast = not any(issubclass(kind_of_value, (str, bytes)) for kind_of_value in set(map(type, values)))
     else:
         fast = True
     if fast:
