@@ -100,7 +100,7 @@ class AssetGraph(HTMLParser):
 
 
 @pytest.mark.slow
-def test_the_asset_graph_shows_the_three_assets_and_their_lineage(end_to_end, tmp_path):
+def test_the_asset_graph_shows_the_four_assets_and_their_lineage(end_to_end, tmp_path):
     assert end_to_end.today_run["status"] == "SUCCESS", end_to_end.today_run
     dom = browse(f"{end_to_end.deployment.url}/locations/{LOCATION}/asset-groups/{GROUP}", "asset-graph.png", tmp_path)
 
@@ -109,7 +109,7 @@ def test_the_asset_graph_shows_the_three_assets_and_their_lineage(end_to_end, tm
     chain = set(zip(lineage, lineage[1:]))
     assert set(graph.boxes) == set(lineage), page_text(dom)[:2000]
     assert graph.edges() == chain
-    assert "Materialize all (3)" in page_text(dom)  # the external Hub asset is not materializable
+    assert "Materialize all (4)" in page_text(dom)  # the external Hub asset is not materializable
     # The same lineage as the API has it.
     nodes = end_to_end.deployment.graphql(LINEAGE_QUERY)["assetNodes"]
     assert {(dep["path"][0], node["assetKey"]["path"][0]) for node in nodes for dep in node["dependencyKeys"]} == chain

@@ -52,6 +52,7 @@ CONTRACT_COLUMNS = {
         ("base_models", "_text", False),
         ("runtime_formats", "_text", False),
         ("files_synced_sha", "text", True),
+        ("hf_sync_hash", "bytea", True),
     ],
     "ml_model_files": [
         ("id", "int8", False),
