@@ -4,11 +4,9 @@ import os
 
 import dagster as dg
 
-from pocketai_pipeline.catalog import embedded
-from pocketai_pipeline.catalog.resource import CatalogResource
+from pocketai_pipeline.catalog.resource import CatalogResource, catalog_url
 from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, DEFAULT_FILTER, HubResource
-from pocketai_pipeline.settings import storage_url
-from pocketai_pipeline.settings import details_time_budget_seconds
+from pocketai_pipeline.settings import check_secret_token, details_time_budget_seconds, pocketai_home, storage_url
 from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
 
 
@@ -17,8 +15,16 @@ def secret_env(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
+def check_secrets() -> None:
+    """The secret settings are checked when the code location loads, never echoed."""
+    check_secret_token("HF_TOKEN")
+    if os.environ.get("DATABASE_URL"):
+        catalog_url(os.environ["DATABASE_URL"])
+
+
 def build_resources() -> dict[str, object]:
-    home = embedded.home_dir()
+    check_secrets()
+    home = pocketai_home()
     storage = storage_url(home)  # POCKETAI_STORAGE_URL; object storage credentials stay in the environment
     return {
         "hub": HubResource(

@@ -1,6 +1,7 @@
 """Settings read from the environment when the code location loads (see the README's settings table)."""
 
 import os
+from pathlib import Path
 
 
 def env_number(name: str, default: float) -> float:
@@ -62,3 +63,20 @@ def check_storage_url(value: str) -> str:
     if scheme.lower() != "file" and not bucket:
         raise ValueError(f"POCKETAI_STORAGE_URL={value!r} names no bucket; give e.g. {scheme}://my-bucket/pocketai")
     return value.rstrip("/")
+
+
+def pocketai_home() -> Path:
+    """`POCKETAI_HOME`: the embedded PostgreSQL and local files; `.pocketai/` in the working directory by default."""
+    home = Path(os.environ.get("POCKETAI_HOME") or ".pocketai").resolve()
+    if home.exists() and not home.is_dir():
+        raise ValueError(f"POCKETAI_HOME={str(home)!r} is not a directory; unset it or give e.g. POCKETAI_HOME=.pocketai")
+    return home
+
+
+def check_secret_token(name: str) -> None:
+    """A token is one word: whitespace or control characters (a pasted newline) would break its header."""
+    value = os.environ.get(name)
+    if value and any(char.isspace() or not char.isprintable() for char in value):
+        # The value is not echoed: it is a secret.
+        raise ValueError(f"{name} holds whitespace or control characters (a pasted newline?); set it to the token "
+                         f"alone, e.g. {name}=hf_…, or unset it")

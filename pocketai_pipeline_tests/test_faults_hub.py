@@ -315,13 +315,6 @@ def test_a_listing_that_cannot_be_fetched_fails_stores_nothing_and_changes_no_ro
     synced.nothing_stored_for(YESTERDAY)
 
 
-GARBAGE_NAMED = (
-    "the listing's JSON decoding error reaches the operator bare (JSONDecodeError: Expecting value: line 1 "
-    "column 1) without the request or what came instead: HubClient.pages calls response.json() unguarded"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=GARBAGE_NAMED)
 @pytest.mark.parametrize("body", ["<!DOCTYPE html><html>maintenance</html>", "", '[{"id": "a/b", "tags": ["lit'],
                          ids=["html", "empty", "truncated"])
 def test_a_garbage_page_names_the_request_not_only_the_json_decoder(synced, fake_hub, proxy, body):

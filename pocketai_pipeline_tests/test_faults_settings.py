@@ -52,8 +52,6 @@ CASES = [
     ("POCKETAI_ALERT_WEBHOOK_URL", "not-a-url", "https://"),
 ]
 IDS = [f"{name}={value!r}" for name, value, _ in CASES]
-# Read by a resource when a run uses it, not at load: the run-start cases below cover them.
-AT_RUN_START = {"DATABASE_URL"}
 
 
 def clean_env(home: Path, **settings: str) -> dict[str, str]:
@@ -82,26 +80,10 @@ def loads(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
         return dict(zip(IDS, pool.map(load, range(len(CASES)))))
 
 
-NOT_VALIDATED_AT_LOAD = {
-    "POCKETAI_HOME": "POCKETAI_HOME that is a regular file loads; it fails only when a run first starts the embedded "
-                     "PostgreSQL or writes storage under it (resources.build_resources reads it without a check)",
-    "HF_TOKEN": "HF_TOKEN holding a newline loads; it can only fail when a request puts it in a header "
-                "(resources.build_resources passes it through EnvVar unchecked)",
-}
-
-
-def case_param(case, case_id):
-    name = case[0]
-    marks = [pytest.mark.xfail(strict=True, reason=NOT_VALIDATED_AT_LOAD[name])] if name in NOT_VALIDATED_AT_LOAD else []
-    return pytest.param(*case, id=case_id, marks=marks)
-
-
-@pytest.mark.parametrize(("name", "value", "example"), [case_param(case, i) for case, i in zip(CASES, IDS)])
+@pytest.mark.parametrize(("name", "value", "example"), CASES, ids=IDS)
 def test_a_bad_setting_stops_the_code_location_loading_naming_it_with_an_example(loads, name, value, example):
     done = loads[f"{name}={value!r}"]
     output = done.stdout + done.stderr
-    if name in AT_RUN_START and done.returncode == 0:
-        pytest.skip(f"{name} is read when a run first uses the catalog: see the run-start test")
     assert done.returncode == 3, f"{name}={value!r} loaded:\n{output[-2000:]}"
     message = done.stdout.split("LOAD ERROR", 1)[1]
     assert name in message, message

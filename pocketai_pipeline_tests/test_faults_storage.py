@@ -37,7 +37,7 @@ def tmpfs(tmp_path) -> Iterator[callable]:
         point.mkdir()
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
         if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+            pytest.fail(f"cannot mount a tmpfs here (the tests run as root): {done.stderr.decode().strip()}")
         mounted.append(point)
         return point
 

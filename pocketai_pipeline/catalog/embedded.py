@@ -31,6 +31,8 @@ from pathlib import Path
 import psycopg
 from psycopg import errors, sql
 
+from pocketai_pipeline.settings import pocketai_home
+
 DEFAULT_DATABASE = "pocketai"
 MANAGED_ENV = "POCKETAI_EMBEDDED_MANAGED"
 PINNED = "pinned"
@@ -40,7 +42,7 @@ _registered: dict[Path, int] = {}
 
 
 def home_dir() -> Path:
-    return Path(os.environ.get("POCKETAI_HOME") or ".pocketai").resolve()
+    return pocketai_home()
 
 
 def data_dir(home: Path) -> Path:

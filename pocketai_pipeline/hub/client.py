@@ -113,7 +113,13 @@ class HubClient:
         url: str | None = self.url(path)
         while url is not None:
             response = self.listing_get(url, params)
-            page = response.json()
+            try:
+                page = response.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                sent = response.headers.get("content-type", "no content type")
+                raise HubResponseError(
+                    f"GET {strip_query(url)} returned {sent}, not JSON: {response.content[:80]!r}"
+                ) from None
             if not isinstance(page, list):
                 raise HubResponseError(f"GET {strip_query(url)} returned {type(page).__name__}, expected a JSON list")
             yield page
