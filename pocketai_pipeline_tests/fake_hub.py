@@ -572,6 +572,9 @@ class FakeHub:
 def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real Hub
+        # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the client's
+        # delayed ACK hold the body back ~40 ms on every kept-alive request.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             self._handle()
