@@ -31,7 +31,8 @@ def catalog_state(engine: sa.Engine) -> list:
 
 
 def hub_requests(fake_hub) -> list:
-    return [r for r in fake_hub.requests if r.path.startswith("/api/models")]
+    """Requests for the listing (per-model details and lookups are not the listing)."""
+    return [r for r in fake_hub.requests if r.path in ("/api/models", "/api/models/")]
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_reexecution_from_the_failed_merge_reuses_stored_data(worker_env, fake_h
                                  reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance))
 
         assert retried.success
-        assert [e.step_key for e in retried.get_step_success_events()] == ["ml_models"]
+        assert [e.step_key for e in retried.get_step_success_events()] == ["ml_models", "ml_model_details"]
     assert len(hub_requests(fake_hub)) == requests_before
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ml_models")).scalar() == 80
