@@ -62,8 +62,9 @@ test-fast: install  ## without the slow end-to-end tests
 browser-deps:  ## Debian's chromium, for the browser test (apt-get, as root)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-bench: install  ## merge vs the old job's per-row writes: speed and memory, 763 to 10,000 models (3-5 min on 2 cores)
-	$(PY) -m benchmarks.sync_bench --latency-ms 0 1
+SIZES ?= 1000 10000 100000 1000000
+bench: install  ## old job vs pipeline vs dlt vs COPY floor, 4 scenarios per size (all 4 sizes: ~1 h on 2 cores; SIZES="1000 10000": ~3 min)
+	$(PY) -m benchmarks.sync_bench --sizes $(SIZES)
 
 stop:  ## stop the embedded PostgreSQL (of POCKETAI_HOME), whoever started it
 	@$(EMBEDDED) stop

@@ -1,315 +1,554 @@
-"""`make bench`: speed and memory of the sync, side by side with the old job's row-by-row writes.
+"""`make bench`: the old job, this pipeline, dlt and the COPY floor, side by side in one run.
 
-    python -m benchmarks.sync_bench [--models 763 2100 10000] [--latency-ms 0 1]
+    python -m benchmarks.sync_bench [--sizes 1000 10000 100000 1000000] [--out benchmarks/results]
 
-For each listing size, a local fake Hub serves that many synthetic models in pages of 1,000 (the
-Hub's), fetched by the pipeline's HubClient and normalized by ``normalize_listing``. The records are
-written by ``merge_records`` and by the old job's per-row loop (``benchmarks.rowwise_baseline``),
-each into its own fresh database of one embedded PostgreSQL in a temp dir (stopped at the end), and
-then again with an identical listing (the re-sync).
+For each size N, a fake Hub (``benchmarks.hub_server``, a process of its own) serves N Hub-shaped models
+(full objects with cardData and siblings, ``benchmarks.listings``) in pages of 1,000, and four scenarios
+are applied in turn, each writer keeping its own fresh database of one embedded PostgreSQL (started in a
+temp dir, stopped at the end, also on Ctrl-C/SIGTERM):
 
-PostgreSQL listens on a local unix socket here, where a round trip is far cheaper than to a remote
-database. ``--latency-ms`` makes both writers wait that long before every statement round trip
-(execute, COPY; the one BEGIN and COMMIT of each sync are not delayed); each value gets its own
-columns. Peak memory (tracemalloc) and rows written (ml_models rows whose xmin changed) come from
-separate runs without latency, as tracing slows Python down.
+    first      the N models into an empty catalog
+    identical  the same listing again
+    changed    1% of the models changed and 1% new
+    removed    10% of the models gone (the fake Hub answers 404 for them)
+
+Writers, each a process of its own (so each has its own peak RSS):
+
+    old        the old job re-created (benchmarks/rowwise_baseline.py): huggingface_hub's list_models, then
+               an ORM SELECT + INSERT/UPDATE per model, one COMMIT; skipped at a size once the previous
+               size's time, scaled linearly, is over --peer-max-seconds (300)
+    pipeline   this pipeline's plain functions in one process (benchmarks/phases.py): fetch, normalize,
+               lookups (rule 7: each missing model looked up on its own), merge
+    dagster    end to end: `dagster asset materialize` of hf_litert_listing, litert_model_records and
+               ml_models (not ml_model_details: 2 requests per model) on a temp DAGSTER_HOME
+    dlt        dlt's rest_api source → postgres, merge/upsert on hf_model_id, in its own venv
+               (benchmarks/.venv-dlt, created on first use); skipped as the old job is
+    floor      a binary COPY of the same rows into an empty UNLOGGED table (benchmarks/floor.py)
+
+Per cell: seconds (the old job's and the pipeline's own timers; dagster and dlt: the whole process),
+rows/s (listed models / seconds), ratio to the old job (old / this) and to the floor (this / floor), rows
+written (pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del of the writer's database), WAL bytes
+(pg_current_wal_lsn before and after) and peak RSS (the process's and its children's, from wait4).
+Prints one table and writes ``<out>/latest.md`` and ``<out>/latest.csv``.
 """
 
 import argparse
+import csv
+import json
 import os
 import platform
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import time
-import tracemalloc
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
-import pandas as pd
 import psycopg
 from psycopg import sql
-from sqlalchemy import Engine, create_engine, text
 
-from benchmarks.rowwise_baseline import rowwise_sync
+from benchmarks.listings import FILTER, SCENARIOS
 from pocketai_pipeline.catalog import embedded
-from pocketai_pipeline.catalog.merge import merge_records
-from pocketai_pipeline.catalog.schema import migrate_to_head
-from pocketai_pipeline.hub.client import HubClient
-from pocketai_pipeline.hub.listing import HubListing, fetch_listing
-from pocketai_pipeline.sync.records import normalize_listing
-from pocketai_pipeline_tests.fake_hub import FakeHub
-from pocketai_pipeline_tests.synthetic import synthetic_listing
 
-HUB_PAGE_SIZE = 1000
-FILTERS = ("litert",)
-SYNCS = ("first", "re-sync")
-MIB = 2**20
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "benchmarks"
+DLT_VENV = BENCH_DIR / ".venv-dlt"
+DLT_REQUIREMENT = "dlt[postgres]>=1.5"
+PAGE_SIZE = 1000
+ASSETS = "hf_litert_listing,litert_model_records,ml_models"
+PARTITION = "2026-10-01"
+WRITERS = ("old", "pipeline", "dagster", "dlt", "floor")
+PEERS = ("old", "dlt")  # skipped once they would take too long
+MB = 1_000_000
 
-Writer = Callable[[Engine, pd.DataFrame, datetime], None]
-
-
-def write_merge(engine: Engine, records: pd.DataFrame, fetched_at: datetime) -> None:
-    merge_records(engine, records, fetched_at=fetched_at, partition_key=fetched_at.date().isoformat())
+_children: set[subprocess.Popen] = set()
 
 
-def write_per_row(engine: Engine, records: pd.DataFrame, fetched_at: datetime) -> None:
-    rowwise_sync(engine, records)
-
-
-@dataclass(frozen=True)
-class Sync:
-    """One fetched and normalized listing, and how long each step took."""
-
-    listing: HubListing
-    records: pd.DataFrame
-    fetch_seconds: float
-    normalize_seconds: float
+class Stopped(Exception):
+    """SIGTERM: unwind so that every `finally` stops what was started."""
 
 
 @dataclass
-class Figures:
-    """One row of the table: one sync of one listing size; pairs are (merge, per-row)."""
-
-    models: int
-    sync: str
-    fetch_seconds: float
-    normalize_seconds: float
-    write_seconds: dict[float, tuple[float, float | None]] = field(default_factory=dict)
-    """By latency in ms; None where the per-row loop was skipped."""
-    peak_bytes: tuple[int, int] = (0, 0)
-    rows_written: tuple[int, int] = (0, 0)
-
-
-def fetch_and_normalize(client: HubClient) -> Sync:
-    start = time.perf_counter()
-    listing = fetch_listing(client, FILTERS)
-    fetched = time.perf_counter()
-    records = normalize_listing(listing.models).records
-    return Sync(listing, records, fetched - start, time.perf_counter() - fetched)
+class Cell:
+    size: int
+    scenario: str
+    writer: str
+    listed: int = 0
+    seconds: float | None = None
+    wall_seconds: float | None = None
+    rows_written: int | None = None
+    wal_bytes: int | None = None
+    peak_rss_bytes: int | None = None
+    skipped: str = ""
+    extra: dict = field(default_factory=dict)
 
 
-def delayed_engine(url: str, latency_ms: float) -> Engine:
-    """An engine that waits ``latency_ms`` before every statement round trip (execute, COPY)."""
-    delay = latency_ms / 1000
-
-    def wait() -> None:
-        # Spinning, not time.sleep: a sleep overshoots by a tenth of a millisecond or more.
-        deadline = time.perf_counter() + delay
-        while time.perf_counter() < deadline:
-            pass
-
-    class DelayedCursor(psycopg.Cursor):
-        def execute(self, *args, **kwargs):
-            wait()
-            return super().execute(*args, **kwargs)
-
-        def copy(self, *args, **kwargs):
-            wait()
-            return super().copy(*args, **kwargs)
-
-    return create_engine(url, connect_args={"cursor_factory": DelayedCursor} if delay else {})
+# --- processes ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def fresh_catalog(home: Path, latency_ms: float = 0) -> Iterator[Engine]:
-    """An engine with the latency on a new migrated catalog database, dropped afterwards."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    engine = delayed_engine(embedded.database_url(home, name), latency_ms)
+def python() -> str:
+    return sys.executable
+
+
+def run_measured(command: list[str], env: dict[str, str], timeout: float | None = None) -> tuple[float, int, str, str]:
+    """(wall seconds, peak RSS bytes of the process tree's largest process, stdout, stderr); raises on failure."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _children.add(process)
     try:
-        migrate_to_head(engine)
-        yield engine
+        out, err = communicate(process, timeout)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
     finally:
-        engine.dispose()
-        with psycopg.connect(embedded.server_url(home), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        _children.discard(process)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} … failed ({process.returncode}):\n{err[-4000:]}")
+    return wall, usage.ru_maxrss * 1024, out, err
 
 
-def timed_writes(home: Path, write: Writer, syncs: list[Sync], latency_ms: float) -> list[float]:
-    """Seconds ``write`` takes for each sync in turn, on one fresh database."""
-    seconds = []
-    with fresh_catalog(home, latency_ms) as engine:
-        for sync in syncs:
-            start = time.perf_counter()
-            write(engine, sync.records, sync.listing.fetched_at)
-            seconds.append(time.perf_counter() - start)
-    return seconds
-
-
-def traced_writes(home: Path, write: Writer, syncs: list[Sync]) -> list[tuple[int, int]]:
-    """(peak traced bytes of normalize + ``write``, rows written) for each sync in turn, on one fresh database."""
-    results = []
-    with fresh_catalog(home) as engine:
-        for sync in syncs:
-            before = row_versions(engine)
-            tracemalloc.start()
-            try:
-                write(engine, normalize_listing(sync.listing.models).records, sync.listing.fetched_at)
-                peak = tracemalloc.get_traced_memory()[1]
-            finally:
-                tracemalloc.stop()
-            after = row_versions(engine)
-            results.append((peak, sum(before.get(row_id) != xmin for row_id, xmin in after.items())))
-    return results
-
-
-def row_versions(engine: Engine) -> dict[int, str]:
-    """The xmin (writing transaction) of every ml_models row: any write to a row changes it."""
-    with engine.connect() as conn:
-        return dict(conn.execute(text("SELECT id, xmin::text FROM ml_models")).all())
-
-
-def bench_size(
-    home: Path, hub: FakeHub, models: int, latencies: list[float], per_row_latency_max_models: int
-) -> list[Figures]:
-    """The figures of a first sync and an identical re-sync of ``models`` synthetic models."""
-    hub.set_models(synthetic_listing(models))
-    client = HubClient(endpoint=hub.url)
-    syncs = [fetch_and_normalize(client) for _ in SYNCS]
-    figures = [Figures(models, name, sync.fetch_seconds, sync.normalize_seconds) for name, sync in zip(SYNCS, syncs)]
-    for latency in latencies:
-        merge_seconds = timed_writes(home, write_merge, syncs, latency)
-        if latency and models > per_row_latency_max_models:
-            per_row_seconds = [None] * len(syncs)
-        else:
-            per_row_seconds = timed_writes(home, write_per_row, syncs, latency)
-        for row, pair in zip(figures, zip(merge_seconds, per_row_seconds)):
-            row.write_seconds[latency] = pair
-    traced = zip(traced_writes(home, write_merge, syncs), traced_writes(home, write_per_row, syncs))
-    for row, ((merge_peak, merge_rows), (per_row_peak, per_row_rows)) in zip(figures, traced):
-        row.peak_bytes = (merge_peak, per_row_peak)
-        row.rows_written = (merge_rows, per_row_rows)
-    return figures
-
-
-def ratio(per_row: float | None, merge: float) -> str:
-    return "-" if per_row is None else f"{per_row / merge:.1f}x"
-
-
-def seconds(value: float | None) -> str:
-    return "skipped" if value is None else f"{value:.3f}"
-
-
-def print_table(figures: list[Figures], latencies: list[float]) -> None:
-    """The figures as one table, its columns in titled groups."""
-    groups: list[tuple[str, list[tuple[str, list[str]]]]] = [
-        ("", [
-            ("models", [f"{row.models:,}" for row in figures]),
-            ("sync", [row.sync for row in figures]),
-            ("fetch s", [f"{row.fetch_seconds:.3f}" for row in figures]),
-            ("normalize s", [f"{row.normalize_seconds:.3f}" for row in figures]),
-        ]),
-    ]  # fmt: skip
-    for latency in latencies:
-        pairs = [row.write_seconds[latency] for row in figures]
-        groups.append((f"write s, +{latency:g} ms per round trip", [
-            ("merge", [seconds(merge) for merge, _ in pairs]),
-            ("per-row", [seconds(per_row) for _, per_row in pairs]),
-            ("ratio", [ratio(per_row, merge) for merge, per_row in pairs]),
-        ]))  # fmt: skip
-    groups += [
-        ("peak MiB, normalize+write", [
-            ("merge", [f"{row.peak_bytes[0] / MIB:.1f}" for row in figures]),
-            ("per-row", [f"{row.peak_bytes[1] / MIB:.1f}" for row in figures]),
-            ("ratio", [ratio(row.peak_bytes[1], row.peak_bytes[0]) for row in figures]),
-        ]),
-        ("rows written", [
-            ("merge", [f"{row.rows_written[0]:,}" for row in figures]),
-            ("per-row", [f"{row.rows_written[1]:,}" for row in figures]),
-        ]),
-    ]  # fmt: skip
-    widths = [[max(len(header), *map(len, cells)) for header, cells in columns] for _, columns in groups]
-    for (title, _), group_widths in zip(groups, widths):  # a long title widens its group's last column
-        group_widths[-1] += max(0, len(title) - sum(group_widths) - 2 * (len(group_widths) - 1))
-
-    def line(cells_by_group: list[list[str]]) -> str:
-        return " | ".join(
-            "  ".join(cell.rjust(width) for cell, width in zip(cells, group_widths))
-            for cells, group_widths in zip(cells_by_group, widths)
-        )
-
-    print(" | ".join(title.center(sum(w) + 2 * (len(w) - 1)) for (title, _), w in zip(groups, widths)))
-    print(line([[header for header, _ in columns] for _, columns in groups]))
-    for index in range(len(figures)):
-        print(line([[cells[index] for _, cells in columns] for _, columns in groups]))
-
-
-def print_notes(latencies: list[float], skipped_above: int | None) -> None:
-    notes = [
-        "ratio = per-row / merge: above 1x, merge_records is faster (or needs less memory).",
-        f"fetch: HubClient through the local fake Hub, pages of {HUB_PAGE_SIZE:,}; fetch and normalize are shared "
-        "by both writers.",
-        "merge = merge_records; per-row = benchmarks/rowwise_baseline.py, the old job's loop (SELECT, then INSERT "
-        "or UPDATE, per model; one COMMIT at the end).",
-        "first = into a fresh database; re-sync = the identical listing again. rows written = ml_models rows "
-        "whose xmin changed.",
-        "peak MiB: tracemalloc peak of normalize_listing + write, in separate runs without latency "
-        "(the raw listing is not counted).",
-        "PostgreSQL is embedded, on a local unix socket: its round trips are far cheaper than a remote "
-        f"database's. The +N ms columns ({', '.join(f'{latency:g}' for latency in latencies)}) add that wait "
-        "before every statement (execute, COPY) of both writers.",
+def communicate(process: subprocess.Popen, timeout: float | None) -> tuple[str, str]:
+    """Read stdout and stderr to the end without reaping the process (wait4 does, for its rusage)."""
+    outputs: dict[str, str] = {}
+    readers = [
+        threading.Thread(target=lambda name=name, stream=stream: outputs.__setitem__(name, stream.read()), daemon=True)
+        for name, stream in (("out", process.stdout), ("err", process.stderr))
     ]
-    if skipped_above is not None:
-        notes.append(
-            f"per-row with latency skipped above {skipped_above:,} models, to keep `make bench` short; it sends "
-            "2 statements per model, so expect about its +0 ms time + 2 x models x latency."
+    for reader in readers:
+        reader.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for reader in readers:
+        reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if reader.is_alive():
+            process.kill()
+            raise TimeoutError(f"{process.args[:4]} took longer than {timeout:.0f}s")
+    return outputs["out"], outputs["err"]
+
+
+def last_json(out: str) -> dict:
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def stop_children() -> None:
+    for process in list(_children):
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class HubProcess:
+    """benchmarks.hub_server, driven over its stdin."""
+
+    def __init__(self, models: int):
+        self.process = subprocess.Popen(
+            [python(), "-m", "benchmarks.hub_server", "--models", str(models), "--page-size", str(PAGE_SIZE)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-    print("\n".join(f"- {note}" for note in notes))
+        _children.add(self.process)
+        self.url = self._answer().removeprefix("url ")
 
+    def _answer(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the bench's fake Hub stopped")
+        return line.strip()
 
-def postgres_version(home: Path) -> str:
-    with psycopg.connect(embedded.server_url(home)) as conn:
-        return conn.execute("SHOW server_version").fetchone()[0]
+    def command(self, text: str) -> str:
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+        return self._answer()
 
+    def serve(self, scenario: str) -> int:
+        return int(self.command(f"serve {scenario}").removeprefix("ready "))
 
-def cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
+    def stats(self) -> dict:
+        return json.loads(self.command("stats"))
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", type=int, nargs="+", default=[763, 2100, 10000], help="listing sizes")
-    parser.add_argument(
-        "--latency-ms", type=float, nargs="+", default=[0.0], help="simulated wait per statement round trip"
-    )
-    parser.add_argument(
-        "--per-row-latency-max-models", type=int, default=2100,
-        help="skip the per-row loop with latency above this many models (it takes minutes)",
-    )  # fmt: skip
-    args = parser.parse_args()
-
-    load_at_start = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="pocketai-bench-") as tmp, FakeHub(page_size=HUB_PAGE_SIZE) as hub:
-        home = Path(tmp)
+    def stop(self) -> None:
         try:
-            version = postgres_version(home)
-            hub.set_models(synthetic_listing(10))
-            fetch_listing(HubClient(endpoint=hub.url), FILTERS)  # warm-up: huggingface_hub's first-use lookups
-            figures = []
-            for models in args.models:
-                print(f"benchmarking {models:,} models ...", flush=True)
-                figures += bench_size(home, hub, models, args.latency_ms, args.per_row_latency_max_models)
-        finally:
-            embedded.stop(home)
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+            self.process.wait(30)
+        except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+        _children.discard(self.process)
 
-    print(
-        f"\nmachine: {os.cpu_count()} cores ({cpu_model()}), load average {load_at_start:.1f} at start and "
-        f"{os.getloadavg()[0]:.1f} at end; PostgreSQL {version} (embedded, local unix socket); "
-        f"Python {platform.python_version()}\n"
-    )
-    print_table(figures, args.latency_ms)
-    print()
-    skipped = any(per_row is None for row in figures for _, per_row in row.write_seconds.values())
-    print_notes(args.latency_ms, args.per_row_latency_max_models if skipped else None)
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, home: Path):
+        self.home = home
+        self.url = embedded.server_url(home)
+
+    def create_database(self, name: str, migrate: bool) -> str:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = embedded.server_url(self.home, database=name, driver="psycopg")
+        if migrate:
+            from sqlalchemy import create_engine
+
+            from pocketai_pipeline.catalog.schema import migrate_to_head
+
+            engine = create_engine(url)
+            migrate_to_head(engine)
+            engine.dispose()
+        return url
+
+    def libpq_url(self, database: str) -> str:
+        return embedded.server_url(self.home, database=database)
+
+    def wal_lsn(self) -> int:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
+
+    def table_writes(self, database: str) -> dict[int, int]:
+        """relid → n_tup_ins + n_tup_upd + n_tup_del, once no other session is connected (stats flushed)."""
+        with psycopg.connect(self.libpq_url(database), autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]:
+                time.sleep(0.05)
+            time.sleep(0.05)
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            rows = conn.execute(
+                "SELECT relid, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables "
+                "WHERE schemaname NOT LIKE 'pg\\_temp%'"
+            ).fetchall()
+        return dict(rows)
+
+    def version(self) -> str:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+
+
+# --- writers --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    server: Server
+    tmp: Path
+    hub: HubProcess
+    size: int
+    databases: dict[str, str] = field(default_factory=dict)  # writer → database name
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("DAGSTER_", "POCKETAI_", "HF_"))}
+        env |= {"HF_HUB_DISABLE_TELEMETRY": "1", "POCKETAI_EMBEDDED_MANAGED": "1", "PYTHONPATH": str(ROOT)}
+        return env | extra
+
+    def database_url(self, writer: str) -> str:
+        return embedded.server_url(self.server.home, database=self.databases[writer], driver="psycopg")
+
+    def prepare(self) -> None:
+        for writer in WRITERS:
+            name = f"bench_{writer}_{self.size}_{uuid.uuid4().hex[:6]}"
+            self.server.create_database(name, migrate=writer in ("old", "pipeline", "dagster"))
+            self.databases[writer] = name
+        home = self.tmp / f"dagster-{self.size}"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+
+    def measure(self, cell: Cell, command: list[str], env: dict[str, str]) -> dict:
+        database = self.databases[cell.writer]
+        before_rows, before_wal = self.server.table_writes(database), self.server.wal_lsn()
+        wall, rss, out, err = run_measured(command, env)
+        after_rows, after_wal = self.server.table_writes(database), self.server.wal_lsn()
+        cell.wall_seconds, cell.peak_rss_bytes = wall, rss
+        cell.rows_written = sum(count - before_rows.get(relid, 0) for relid, count in after_rows.items())
+        cell.wal_bytes = after_wal - before_wal
+        stats = self.hub.stats()
+        cell.extra["lookups"] = stats["lookups"]
+        cell.extra["listing_pages"] = stats["listing_pages"]
+        cell.extra["stderr"] = err
+        return last_json(out) if out.strip() else {}
+
+    def old(self, cell: Cell) -> None:
+        result = self.measure(cell, [python(), "-m", "benchmarks.rowwise_baseline", "--endpoint", self.hub.url,
+                                     "--database-url", self.database_url("old"), "--filter", FILTER], self.env())
+        cell.seconds = result["seconds"]
+        cell.extra |= {"fetch_seconds": result["fetch_seconds"], "write_seconds": result["write_seconds"]}
+
+    def pipeline(self, cell: Cell) -> None:
+        result = self.measure(cell, [python(), "-m", "benchmarks.phases", "--endpoint", self.hub.url,
+                                     "--database-url", self.database_url("pipeline"), "--partition", PARTITION],
+                              self.env())
+        phases = ("fetch", "normalize", "lookup", "merge")
+        cell.seconds = sum(result[f"{phase}_seconds"] for phase in phases)
+        cell.extra |= {f"{phase}_seconds": result[f"{phase}_seconds"] for phase in phases}
+        cell.extra |= {key: result[key] for key in ("created", "updated", "unchanged", "removed", "records")}
+
+    def dagster(self, cell: Cell) -> None:
+        home = self.tmp / f"dagster-{self.size}"
+        env = self.env(
+            HF_ENDPOINT=self.hub.url, DATABASE_URL=self.database_url("dagster"), DAGSTER_HOME=str(home),
+            POCKETAI_HOME=str(self.tmp / f"pocketai-{self.size}"),
+            POCKETAI_STORAGE_URL=str(self.tmp / f"storage-{self.size}"), POCKETAI_HF_FILTER=FILTER,
+        )
+        dagster = str(Path(python()).with_name("dagster"))
+        self.measure(cell, [dagster, "asset", "materialize", "-m", "pocketai_pipeline.definitions",
+                            "--select", ASSETS, "--partition", PARTITION], env)
+        cell.seconds = cell.wall_seconds
+        cell.extra |= step_seconds(home)
+        cell.extra.pop("stderr", None)
+
+    def dlt(self, cell: Cell) -> None:
+        # dlt wants a host name; libpq lets the `host` query parameter (the unix socket's directory) win.
+        dsn = self.server.libpq_url(self.databases["dlt"]).replace("postgres:@/", "postgres:@localhost/", 1)
+        result = self.measure(cell, [str(dlt_python()), str(BENCH_DIR / "dlt_peer.py"), "--endpoint", self.hub.url,
+                                     "--dsn", dsn, "--pipelines-dir", str(self.tmp / f"dlt-{self.size}"),
+                                     "--filter", FILTER], self.env())
+        cell.seconds = cell.wall_seconds
+        cell.extra["dlt_rows"] = result.get("rows")
+
+    def floor(self, cell: Cell) -> None:
+        result = self.measure(cell, [python(), "-m", "benchmarks.floor", "--endpoint", self.hub.url,
+                                     "--database-url", self.database_url("floor")], self.env())
+        cell.seconds = result["seconds"]
+
+
+def step_seconds(dagster_home: Path) -> dict[str, float]:
+    """Each step's duration in the latest run of that Dagster instance (its event log: STEP_SUCCESS)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        run = instance.get_runs(limit=1)[0]
+        steps = {}
+        for record in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_SUCCESS):
+            event = record.dagster_event
+            steps[f"step_{event.step_key}_seconds"] = event.event_specific_data.duration_ms / 1000
+        return steps | {"run_status": run.status.value}
+
+
+def dlt_python() -> Path:
+    """benchmarks/.venv-dlt/bin/python, with dlt[postgres] installed on first use."""
+    executable = DLT_VENV / "bin" / "python"
+    if not (DLT_VENV / ".installed").exists():
+        print(f"creating {DLT_VENV.relative_to(ROOT)} with {DLT_REQUIREMENT} ...", flush=True)
+        if not executable.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(DLT_VENV)], check=True)
+        subprocess.run([str(executable), "-m", "pip", "install", "--quiet", DLT_REQUIREMENT], check=True)
+        (DLT_VENV / ".installed").touch()
+    return executable
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def should_skip(writer: str, size: int, scenario: str, cells: list[Cell], peer_max_seconds: float) -> str:
+    if writer not in PEERS:
+        return ""
+    earlier = [c for c in cells if c.writer == writer and c.scenario == scenario and c.size < size]
+    if not earlier:
+        return ""
+    previous = max(earlier, key=lambda c: c.size)
+    if previous.seconds is None:
+        return previous.skipped or "skipped"
+    estimate = (previous.wall_seconds or previous.seconds) * size / previous.size
+    if estimate > peer_max_seconds:
+        return f"est. {estimate:,.0f} s"
+    return ""
+
+
+def bench_size(server: Server, tmp: Path, size: int, cells: list[Cell], args: argparse.Namespace) -> None:
+    hub = HubProcess(size)
+    try:
+        bench = Bench(server, tmp, hub, size)
+        bench.prepare()
+        for scenario in SCENARIOS:
+            listed = hub.serve(scenario)
+            for writer in args.writers:
+                cell = Cell(size, scenario, writer, listed=listed)
+                cell.skipped = should_skip(writer, size, scenario, cells, args.peer_max_seconds)
+                if not cell.skipped:
+                    print(f"  {size:>9,} {scenario:<9} {writer:<8} ...", end="", flush=True)
+                    getattr(bench, writer)(cell)
+                    print(f" {cell.seconds:8.2f} s", flush=True)
+                cell.extra.pop("stderr", None)
+                cells.append(cell)
+    finally:
+        hub.stop()
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def find(cells: list[Cell], size: int, scenario: str, writer: str) -> Cell | None:
+    return next((c for c in cells if (c.size, c.scenario, c.writer) == (size, scenario, writer)), None)
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def fmt_count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def fmt_mb(value: int | None) -> str:
+    return "-" if value is None else f"{value / MB:,.1f}" if value < 100 * MB else f"{value / MB:,.0f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}x" if value < 100 else f"{value:,.0f}x"
+
+
+def table(cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
+    """One row per (size, scenario); every writer's columns side by side."""
+    headers = ["models", "scenario"]
+    for writer in WRITERS:
+        headers += [f"{writer} s", f"{writer} rows/s"]
+        if writer == "pipeline":
+            headers += ["fetch s", "normalize rec/s", "lookups (n, s)", "merge s", "merge x old write", "merge x floor"]
+        if writer != "old":
+            headers += [f"{writer} x old"]
+        if writer != "floor":
+            headers += [f"{writer} x floor"]
+        headers += [f"{writer} rows written", f"{writer} WAL MB", f"{writer} RSS MB"]
+    rows = []
+    keys = sorted({(c.size, SCENARIOS.index(c.scenario)) for c in cells})
+    for size, scenario_index in keys:
+        scenario = SCENARIOS[scenario_index]
+        old, floor = find(cells, size, scenario, "old"), find(cells, size, scenario, "floor")
+        listed = next(c.listed for c in cells if (c.size, c.scenario) == (size, scenario))
+        row = [f"{size:,}", scenario]
+        for writer in WRITERS:
+            cell = find(cells, size, scenario, writer)
+            if cell is None or cell.seconds is None:
+                width = 2 + (6 if writer == "pipeline" else 0) + (writer != "old") + (writer != "floor") + 3
+                row += [cell.skipped if cell else "-"] + ["-"] * (width - 1)
+                continue
+            row += [fmt_seconds(cell.seconds), fmt_count(round(listed / cell.seconds))]
+            if writer == "pipeline":
+                merge = cell.extra["merge_seconds"]
+                row += [
+                    fmt_seconds(cell.extra["fetch_seconds"]),
+                    fmt_count(round(cell.extra["records"] / cell.extra["normalize_seconds"])),
+                    f"{cell.extra['lookups']:,}, {cell.extra['lookup_seconds']:.2f}",
+                    fmt_seconds(merge),
+                    fmt_ratio(old.extra["write_seconds"] / merge if old and old.seconds else None),
+                    fmt_ratio(merge / floor.seconds if floor and floor.seconds else None),
+                ]
+            if writer != "old":
+                row.append(fmt_ratio(old.seconds / cell.seconds if old and old.seconds else None))
+            if writer != "floor":
+                row.append(fmt_ratio(cell.seconds / floor.seconds if floor and floor.seconds else None))
+            row += [fmt_count(cell.rows_written), fmt_mb(cell.wal_bytes), fmt_mb(cell.peak_rss_bytes)]
+        rows.append(row)
+    return headers, rows
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = [" | ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headers))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine(server_version: str, load: tuple[float, float]) -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores ({cpu}), {ram:.0f} GiB RAM; load average "
+            f"{load[0]:.1f} at start, {load[1]:.1f} at end; PostgreSQL {server_version} (embedded, unix socket); "
+            f"Python {platform.python_version()}")
+
+
+NOTES = """\
+- Scenarios run in order on one database per writer: first = N models into an empty catalog; identical = the
+  same listing again; changed = 1% changed + 1% new; removed = 10% of the models gone (404 each).
+- old = the old job re-created (huggingface_hub list_models + SQLAlchemy ORM, SELECT then INSERT/UPDATE per
+  model, one COMMIT; its own timer, fetch included). pipeline = fetch + normalize + lookups + merge in one process
+  (the plain functions); lookups = the rule-7 `GET /api/models/<id>` of each missing model. dagster = the whole
+  `dagster asset materialize` process (hf_litert_listing, litert_model_records, ml_models). dlt = the whole dlt
+  process (rest_api, merge/upsert). floor = binary COPY of the same rows into an empty UNLOGGED table.
+- x old = old seconds / this writer's (higher is faster); x floor = this writer's seconds / floor's (lower is
+  closer to the floor); merge x old write = the old job's write time (its loop minus list_models) / merge.
+- rows written = n_tup_ins + n_tup_upd + n_tup_del (pg_stat_user_tables) of the writer's database; WAL MB =
+  pg_current_wal_lsn() difference; RSS MB = peak RSS of the writer's process (largest in its tree, wait4).
+  The pipeline and floor workers hold the whole parsed listing in memory (untimed for floor): their RSS is not
+  the pipeline's; the dagster column is (it streams the listing to storage).
+- "est. N s": the old job or dlt was not run, as the previous size's time scaled linearly exceeds the limit."""
+
+
+def write_outputs(out: Path, cells: list[Cell], header: str) -> str:
+    headers, rows = table(cells)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.md").write_text(f"# `make bench`\n\n{header}\n\n{markdown_table(headers, rows)}\n\n{NOTES}\n")
+    columns = ["size", "scenario", "writer", "listed", "seconds", "wall_seconds", "rows_written", "wal_bytes",
+               "peak_rss_bytes", "skipped"]
+    extras = sorted({key for cell in cells for key in cell.extra})
+    with open(out / "latest.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns + extras)
+        for cell in cells:
+            writer.writerow([getattr(cell, name) for name in columns] + [cell.extra.get(key, "") for key in extras])
+    return text_table(headers, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--writers", nargs="+", default=list(WRITERS), choices=WRITERS)
+    parser.add_argument("--peer-max-seconds", type=float, default=300,
+                        help="skip the old job and dlt at a size once their estimate (linear) is over this")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
+    args = parser.parse_args(argv)
+
+    def on_sigterm(*_: object) -> None:
+        raise Stopped()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    load_at_start = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="pocketai-bench-"))
+    cells: list[Cell] = []
+    server = None
+    try:
+        if "dlt" in args.writers:
+            dlt_python()
+        server = Server(tmp / "pg-home")
+        version = server.version()
+        for size in sorted(args.sizes):
+            print(f"{size:,} models:", flush=True)
+            bench_size(server, tmp, size, cells, args)
+    except (KeyboardInterrupt, Stopped):
+        print("\nstopped; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        stop_children()
+        if server is not None:
+            embedded.stop(server.home)
+        shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+    header = f"Machine: {machine(version, (load_at_start, os.getloadavg()[0]))}."
+    printed = write_outputs(args.out, cells, header)
+    print(f"\n{header}\n\n{printed}\n\n{NOTES}\n\nwritten: {args.out / 'latest.md'}, {args.out / 'latest.csv'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""This pipeline's phases, in process: the plain functions the assets call, each timed.
+
+    python -m benchmarks.phases --endpoint URL --database-url URL --partition 2026-12-01
+
+fetch (``stream_listing``, every page parsed, held in memory), normalize (``normalize_listing``), lookups
+(the removal candidates, each looked up on its own as the ``ml_models`` asset does: rule 7), merge
+(``merge_records``). Prints one JSON line. The database is migrated before (by the bench).
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from benchmarks.listings import FILTER
+from sqlalchemy import create_engine
+
+from pocketai_pipeline.catalog.merge import count_would_remove, merge_records, removal_candidates
+from pocketai_pipeline.catalog.schema import SYSTEM_USERNAME
+from pocketai_pipeline.hub.client import HubClient
+from pocketai_pipeline.hub.removals import check_removals
+from pocketai_pipeline.hub.listing import stream_listing
+from pocketai_pipeline.sync.records import normalize_listing
+from pocketai_pipeline.sync.removals import RemovalCheck
+from pocketai_pipeline.sync.shrink import is_suspicious_shrink
+
+
+def phases(endpoint: str, database_url: str, partition: str) -> dict:
+    filters = (FILTER,)
+    engine = create_engine(database_url)  # migrated by the bench; no Dagster import (its start-up is not a phase)
+    client = HubClient(endpoint=endpoint)
+
+    started = time.perf_counter()
+    stream = stream_listing(client, filters).start()
+    models = [model for page in stream.iter_pages() for model in page]
+    fetched_at = stream.summary().fetched_at
+    fetched = time.perf_counter()
+    records = normalize_listing(models).records
+    del models
+    normalized = time.perf_counter()
+
+    listed_ids = records["hf_model_id"].tolist()
+    missing = removal_candidates(engine, listed_ids, SYSTEM_USERNAME)
+    active, _ = count_would_remove(engine, listed_ids, SYSTEM_USERNAME)
+    removals = RemovalCheck()
+    if missing and not is_suspicious_shrink(active, len(missing)):
+        removals = check_removals(client, missing, filters)
+    looked_up = time.perf_counter()
+
+    result = merge_records(engine, records, fetched_at=fetched_at, partition_key=partition, removals=removals)
+    merged = time.perf_counter()
+    engine.dispose()
+    return {
+        "records": len(records),
+        "fetch_seconds": fetched - started,
+        "normalize_seconds": normalized - fetched,
+        "lookup_seconds": looked_up - normalized,
+        "lookups": len(missing) if removals.confirmed or removals.unverified else 0,
+        "merge_seconds": merged - looked_up,
+        "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+        "removed": result.removed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--partition", required=True)
+    args = parser.parse_args()
+    print(json.dumps(phases(args.endpoint, args.database_url, args.partition)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""`make bench` keeps working: the whole bench at a tiny size (100 models), every writer and scenario.
+
+A benchmark, not a timed test: nothing here asserts a speed. dlt runs only when its venv
+(benchmarks/.venv-dlt, made by `make bench`) is there, so the suite needs no network.
+"""
+
+import csv
+
+import pytest
+
+from benchmarks import sync_bench
+from benchmarks.listings import SCENARIOS
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_runs_every_writer_and_scenario_at_a_tiny_size(tmp_path, capsys):
+    writers = [w for w in sync_bench.WRITERS if w != "dlt" or (sync_bench.DLT_VENV / ".installed").exists()]
+    assert sync_bench.main(["--sizes", "100", "--writers", *writers, "--out", str(tmp_path)]) == 0
+
+    printed = capsys.readouterr().out
+    assert "Machine:" in printed and "pipeline s" in printed
+    assert (tmp_path / "latest.md").read_text().count("\n| 100 |") == len(SCENARIOS)
+    cells = {(row["scenario"], row["writer"]): row for row in csv.DictReader(open(tmp_path / "latest.csv"))}
+    assert set(cells) == {(scenario, writer) for scenario in SCENARIOS for writer in writers}
+    assert all(float(row["seconds"]) > 0 for row in cells.values())
+    # The figures the README's targets read: an identical re-sync writes only the applied-listing row.
+    assert int(cells["first", "pipeline"]["rows_written"]) >= 100
+    assert int(cells["identical", "pipeline"]["rows_written"]) == 1
+    assert int(cells["identical", "dagster"]["rows_written"]) == 1
+    assert int(cells["removed", "pipeline"]["lookups"]) == 10  # rule 7: each missing model on its own
+    assert cells["first", "dagster"]["run_status"] == "SUCCESS"
