@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from pocketai_pipeline.assets import hf_litert_listing, hub_models, litert_model_records, ml_model_details, ml_models
-from pocketai_pipeline.automation import build_schedules, build_sensors
-from pocketai_pipeline.jobs import hf_litert_sync_job
-from pocketai_pipeline.resources import build_resources
+from pocketai_pipeline.defs.assets import hf_litert_listing, hub_models, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.automation import build_schedules, build_sensors
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
+from pocketai_pipeline.defs.resources import build_resources
 
 defs = dg.Definitions(
     assets=[hub_models, hf_litert_listing, litert_model_records, ml_models, ml_model_details],

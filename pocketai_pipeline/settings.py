@@ -1,7 +1,11 @@
-"""Settings read from the environment when the code location loads (see the README's settings table)."""
+"""Every environment variable the code location reads, read here when it loads (the README's settings table)."""
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote, urlsplit
 
 
 def env_number(name: str, default: float) -> float:
@@ -80,3 +84,93 @@ def check_secret_token(name: str) -> None:
         # The value is not echoed: it is a secret.
         raise ValueError(f"{name} holds whitespace or control characters (a pasted newline?); set it to the token "
                          f"alone, e.g. {name}=hf_…, or unset it")
+
+
+# --- The schedule, the sensors and the alerts.
+
+DEFAULT_SYNC_CRON = "0 2 * * *"
+DEFAULT_CHANGE_SENSOR_MINUTES = 15.0
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
+TRUE_WORDS = frozenset({"true", "1", "yes"})
+FALSE_WORDS = frozenset({"false", "0", "no"})
+# Variables whose value, or whose URL's password, must never leave the process in an alert or a log.
+SECRET_VARIABLES = ("HF_TOKEN",)
+SECRET_URL_VARIABLES = ("DATABASE_URL", "DAGSTER_PG_URL")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AutomationSettings:
+    sync_cron: str
+    schedule_enabled: bool
+    change_sensor_interval_seconds: int
+    dagster_url: str
+    # A webhook URL often carries its own token (Slack, Teams): kept out of reprs like the secrets.
+    alert_webhook_url: str | None = field(repr=False)
+    secrets: tuple[str, ...] = field(repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "AutomationSettings":
+        def read(parse: Callable[[str, str | None], T], name: str) -> T:  # parsers name the variable in errors
+            return parse(name, environ.get(name))
+
+        return cls(
+            sync_cron=environ.get("POCKETAI_SYNC_CRON", "").strip() or DEFAULT_SYNC_CRON,
+            schedule_enabled=read(parse_enabled, "POCKETAI_SYNC_SCHEDULE_ENABLED"),
+            change_sensor_interval_seconds=read(parse_interval_seconds, "POCKETAI_CHANGE_SENSOR_MINUTES"),
+            dagster_url=read(parse_http_url, "POCKETAI_DAGSTER_URL") or DEFAULT_DAGSTER_URL,
+            alert_webhook_url=read(parse_http_url, "POCKETAI_ALERT_WEBHOOK_URL"),
+            secrets=secret_values(environ),
+        )
+
+
+def parse_enabled(name: str, value: str | None) -> bool:
+    """Unset or empty means enabled; true/1/yes and false/0/no in any case; anything else is an error."""
+    word = (value or "").strip().lower() or "true"
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name}={value!r} is neither true nor false; use {name}=true or {name}=false")
+
+
+def parse_interval_seconds(name: str, minutes: str | None) -> int:
+    """A positive number of minutes (fractions allowed) as whole seconds; unset means the default."""
+    text = (minutes or "").strip()
+    if not text:
+        return round(DEFAULT_CHANGE_SENSOR_MINUTES * 60)
+    try:
+        seconds = round(float(text) * 60)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise ValueError(f"{name}={minutes!r} is not a positive number of minutes; use e.g. {name}=15")
+    return seconds
+
+
+def parse_http_url(name: str, value: str | None) -> str | None:
+    """An http(s) URL without a trailing slash, or None when unset. The value is not echoed: it may hold a token."""
+    url = (value or "").strip().rstrip("/")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// URL, e.g. {name}=https://alerts.example.com/hook")
+    return url
+
+
+def secret_values(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The secret values known from the environment: HF_TOKEN, and the passwords in the database URLs."""
+    secrets = [environ.get(name, "").strip() for name in SECRET_VARIABLES]
+    for name in SECRET_URL_VARIABLES:
+        password = url_password(environ.get(name, ""))
+        secrets += [password, unquote(password)]
+    return tuple(dict.fromkeys(secret for secret in secrets if secret))
+
+
+def url_password(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).password or ""
+    except ValueError:
+        return ""

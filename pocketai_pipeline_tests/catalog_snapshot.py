@@ -23,7 +23,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql as psql
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
 from pocketai_pipeline.catalog import embedded
 
 ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 # huggingface_hub reads these at import: keep its telemetry off the network during tests.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-# One quick step-level retry of the Hub fetch instead of minutes of backoff (read when assets.py loads).
+# One quick step-level retry of the Hub fetch instead of minutes of backoff (read when defs/assets.py loads).
 os.environ["POCKETAI_HUB_STEP_RETRIES"] = "1"
 os.environ["POCKETAI_HUB_STEP_RETRY_DELAY_SECONDS"] = "0.1"
 
@@ -64,7 +64,7 @@ def sync_resources(fake_hub: FakeHub, database_url: str, tmp_path: Path) -> dict
     """The real resources of the code location, pointed at the fake Hub, a fresh database and tmp storage."""
     from pocketai_pipeline.catalog.resource import CatalogResource
     from pocketai_pipeline.hub.resource import HubResource
-    from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+    from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManager
 
     return {
         "hub": HubResource(endpoint=fake_hub.url, max_retries=1, max_wait_seconds=5),

@@ -8,11 +8,11 @@ import os
 
 import dagster as dg
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.jobs import hf_litert_sync_job
-from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
+from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManager
 
 
 def sync_job() -> dg.JobDefinition:

@@ -12,14 +12,14 @@ import pytest
 from dagster._core.definitions.sensor_definition import SensorExecutionData  # what evaluate_tick returns
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
-from pocketai_pipeline.automation import build_sensors
-from pocketai_pipeline.automation.change_detection import ChangeCursor, baseline, detect_change, run_key
-from pocketai_pipeline.automation.change_sensor import change_sensor
-from pocketai_pipeline.automation.settings import AutomationSettings
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.automation import build_sensors
+from pocketai_pipeline.sync.change_detection import ChangeCursor, baseline, detect_change, run_key
+from pocketai_pipeline.defs.automation.change_sensor import change_sensor
+from pocketai_pipeline.settings import AutomationSettings
 from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.jobs import hf_litert_sync_job
-from pocketai_pipeline.resources import build_resources
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
+from pocketai_pipeline.defs.resources import build_resources
 from pocketai_pipeline_tests.fake_hub import FakeHub
 
 HF_TOKEN = "hf_ChangeSensorTokenNeverShown0123456789"

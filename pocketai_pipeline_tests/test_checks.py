@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
 from pocketai_pipeline.catalog.merge import MergeResult
-from pocketai_pipeline.checks import license_check, match_listing_check, ownership_check, records_checks
+from pocketai_pipeline.defs.checks import license_check, match_listing_check, ownership_check, records_checks
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline_tests.synthetic import synthetic_listing
 

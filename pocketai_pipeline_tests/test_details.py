@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline_tests.synthetic import synthetic_cards, synthetic_listing
 

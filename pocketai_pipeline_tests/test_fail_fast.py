@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline_tests.synthetic import synthetic_listing

@@ -19,14 +19,14 @@ from dagster._daemon.monitoring.run_monitoring import check_run_timeout, monitor
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster_graphql.implementation.execution import _force_mark_as_canceled as force_mark_as_canceled
 
-from pocketai_pipeline import assets
-from pocketai_pipeline.automation.alerts import error_summary, redact, root_error
-from pocketai_pipeline.automation.failure_sensor import PARTITION_TAG, sync_failure_sensor
-from pocketai_pipeline.automation.settings import AutomationSettings, secret_values
+from pocketai_pipeline.defs import assets
+from pocketai_pipeline.alerts import error_summary, redact, root_error
+from pocketai_pipeline.defs.automation.failure_sensor import PARTITION_TAG, sync_failure_sensor
+from pocketai_pipeline.settings import AutomationSettings, secret_values
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.jobs import hf_litert_sync_job
-from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
+from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManager
 from pocketai_pipeline_tests.fake_hub import FakeHub
 
 HF_TOKEN = "hf_TestTokenThatMustNeverLeak0123456789"

@@ -19,7 +19,6 @@ from sqlalchemy import event
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.resource import CatalogResource
-from pocketai_pipeline_tests.catalog_helpers import wait_for_lock_waiters
 from pocketai_pipeline_tests.catalog_snapshot import (
     TODAY,
     YESTERDAY,

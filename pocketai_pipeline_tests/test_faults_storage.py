@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManager
 from pocketai_pipeline_tests.catalog_snapshot import YESTERDAY, applied_listings, snapshot, stored_files, sync
 from pocketai_pipeline_tests.synthetic import synthetic_cards, synthetic_listing
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
 from pocketai_pipeline.catalog.migrate import grant_sync_role
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.catalog.schema import migrate_to_head

@@ -20,12 +20,8 @@ from pocketai_pipeline.catalog.merge import (
     count_would_remove,
     merge_records,
     removal_candidates,
-    to_boolean,
-    to_integer,
-    to_text,
-    to_text_array,
-    to_timestamp,
 )
+from pocketai_pipeline.sync.content_hash import to_boolean, to_integer, to_text, to_text_array, to_timestamp
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import ensure_system_user
 from pocketai_pipeline.sync.records import RECORD_DTYPES

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.removals import check_removals
 from pocketai_pipeline.sync.removals import removal_verdict

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
-from pocketai_pipeline.automation import build_schedules
-from pocketai_pipeline.automation.schedule import daily_schedule
-from pocketai_pipeline.automation.settings import AutomationSettings, parse_enabled
-from pocketai_pipeline.jobs import hf_litert_sync_job
-from pocketai_pipeline.resources import build_resources
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.automation import build_schedules
+from pocketai_pipeline.defs.automation.schedule import daily_schedule
+from pocketai_pipeline.settings import AutomationSettings, parse_enabled
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
+from pocketai_pipeline.defs.resources import build_resources
 
 SYNC_ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details]
 

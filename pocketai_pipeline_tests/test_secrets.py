@@ -15,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 from dagster._serdes import serialize_value
 
-from pocketai_pipeline.automation.failure_sensor import sync_failure_sensor
-from pocketai_pipeline.automation.settings import AutomationSettings
+from pocketai_pipeline.defs.automation.failure_sensor import sync_failure_sensor
+from pocketai_pipeline.settings import AutomationSettings
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManager
 from pocketai_pipeline_tests.catalog_snapshot import password_role, snapshot, sync, with_login
 from pocketai_pipeline_tests.synthetic import synthetic_cards, synthetic_listing
 from pocketai_pipeline_tests.test_failure_sensor import WebhookReceiver

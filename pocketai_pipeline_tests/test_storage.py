@@ -17,20 +17,17 @@ import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
-from pocketai_pipeline.assets import litert_model_records, ml_models
-from pocketai_pipeline.failures import failing_fast
-from pocketai_pipeline.hub.listing import ListingStream, stream_listing
-from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.partitions import daily_partitions
-from pocketai_pipeline.resources import build_resources
-from pocketai_pipeline.settings import check_storage_url
-from pocketai_pipeline.storage import (
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.defs.io_managers import (
     ListingIOManager,
     RecordFrames,
     RecordsIOManager,
     StoredListing,
     StoredRecords,
 )
+from pocketai_pipeline.defs.partitions import daily_partitions
+from pocketai_pipeline.defs.resources import build_resources
+from pocketai_pipeline.settings import check_storage_url
 from pocketai_pipeline.sync.records import RECORD_DTYPES, normalize_listing
 from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing
 
@@ -39,19 +36,7 @@ LISTING_KEY = f"hf_litert_listing/{TODAY}.jsonl.gz"
 RECORDS_KEY = f"litert_model_records/{TODAY}.parquet"
 
 
-# The listing asset as it streams (assets.py's hf_litert_listing once it returns `stream_listing(...).start()`).
-@dg.asset(
-    name="hf_litert_listing",
-    partitions_def=daily_partitions,
-    io_manager_key="listing_io_manager",
-    retry_policy=dg.RetryPolicy(max_retries=1),
-)
-def streamed_listing(context: dg.AssetExecutionContext, hub: HubResource) -> ListingStream:
-    with failing_fast(context):
-        return stream_listing(hub.client(), hub.filters()).start()
-
-
-ASSETS = [streamed_listing, litert_model_records, ml_models]
+ASSETS = [hf_litert_listing, litert_model_records, ml_models]
 
 
 def materialize(resources, selection=None) -> dg.ExecuteInProcessResult:
@@ -133,7 +118,7 @@ def test_a_sync_on_s3_stores_one_object_per_asset_and_ml_models_reads_them_back(
 def test_a_listing_page_that_fails_on_s3_stores_nothing(sync_resources, listing, fake_hub, s3_storage):
     fake_hub.fail_on_page(2, status=500)
 
-    failed = materialize(with_storage(sync_resources, s3_storage), selection=[streamed_listing])
+    failed = materialize(with_storage(sync_resources, s3_storage), selection=[hf_litert_listing])
 
     assert not failed.success
     assert object_keys(s3_storage) == []
@@ -146,11 +131,11 @@ def test_a_listing_page_that_fails_on_s3_leaves_the_stored_partition_as_it_was(
     resources = with_storage(sync_resources, s3_storage)
     bucket, prefix = bucket_of(s3_storage)
     s3 = boto3.client("s3")
-    assert materialize(resources, selection=[streamed_listing]).success
+    assert materialize(resources, selection=[hf_litert_listing]).success
     etag = s3.head_object(Bucket=bucket, Key=f"{prefix}/{LISTING_KEY}")["ETag"]
     fake_hub.fail_on_page(3, status=500)
 
-    assert not materialize(resources, selection=[streamed_listing]).success
+    assert not materialize(resources, selection=[hf_litert_listing]).success
     assert s3.head_object(Bucket=bucket, Key=f"{prefix}/{LISTING_KEY}")["ETag"] == etag
     assert object_keys(s3_storage) == [LISTING_KEY]
 
@@ -164,7 +149,7 @@ def test_a_partition_missing_from_s3_is_a_clear_error(sync_resources, s3_storage
 
 
 def test_a_missing_bucket_is_an_error_naming_the_setting(sync_resources, listing, s3_storage):
-    result = materialize(with_storage(sync_resources, "s3://no-such-bucket-here/prefix"), selection=[streamed_listing])
+    result = materialize(with_storage(sync_resources, "s3://no-such-bucket-here/prefix"), selection=[hf_litert_listing])
 
     assert not result.success
     assert "POCKETAI_STORAGE_URL" in error_text(result, "hf_litert_listing")
@@ -190,7 +175,7 @@ def test_a_local_sync_streams_the_listing_and_leaves_no_temp_file(sync_resources
 def test_a_failed_listing_leaves_nothing_in_the_folder_after_a_step_retry(sync_resources, listing, fake_hub, tmp_path):
     fake_hub.fail_on_page(2, status=500)
 
-    result = materialize(sync_resources, selection=[streamed_listing])
+    result = materialize(sync_resources, selection=[hf_litert_listing])
 
     assert not result.success
     assert not (tmp_path / "data").exists() or files_under(tmp_path / "data") == []
@@ -204,7 +189,7 @@ def test_a_refused_token_fails_at_once_in_the_asset_before_anything_is_written(
 ):
     fake_hub.fail_on_page(1, status=401)
 
-    result = materialize(sync_resources, selection=[streamed_listing])
+    result = materialize(sync_resources, selection=[hf_litert_listing])
 
     assert not result.success
     assert "anonymous access was refused" in error_text(result, "hf_litert_listing")
@@ -217,7 +202,7 @@ def test_a_crash_while_writing_leaves_no_partition(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         from upath import UPath
-        from pocketai_pipeline.storage import RecordsIOManager
+        from pocketai_pipeline.defs.io_managers import RecordsIOManager
         from pocketai_pipeline.sync.records import normalize_listing
         from pocketai_pipeline_tests.synthetic import synthetic_listing
         import dagster as dg
@@ -248,7 +233,7 @@ def test_an_unwritable_folder_is_an_error_naming_the_setting_and_the_path(sync_r
     (tmp_path / "a-file").write_text("not a folder")
     base = tmp_path / "a-file" / "data"
 
-    result = materialize(with_storage(sync_resources, str(base)), selection=[streamed_listing])
+    result = materialize(with_storage(sync_resources, str(base)), selection=[hf_litert_listing])
 
     assert not result.success
     text = error_text(result, "hf_litert_listing")
@@ -261,9 +246,9 @@ def test_a_full_disk_is_an_error_naming_the_setting_and_leaves_no_partition(
     def no_space(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("pocketai_pipeline.storage.os.fsync", no_space)
+    monkeypatch.setattr("pocketai_pipeline.defs.io_managers.os.fsync", no_space)
 
-    result = materialize(sync_resources, selection=[streamed_listing])
+    result = materialize(sync_resources, selection=[hf_litert_listing])
 
     assert not result.success
     text = error_text(result, "hf_litert_listing")
@@ -330,7 +315,7 @@ def test_records_with_other_columns_are_refused(tmp_path):
 
 
 def test_the_stored_listing_reads_lazily_and_can_be_iterated_again(sync_resources, listing, tmp_path):
-    assert materialize(sync_resources, selection=[streamed_listing]).success
+    assert materialize(sync_resources, selection=[hf_litert_listing]).success
 
     stored = StoredListing(UPath(tmp_path / "data" / LISTING_KEY))
 

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing, with_duplicates_across_pages
 

@@ -48,14 +48,8 @@ from pocketai_pipeline.sync.content_hash import (
     TIMESTAMP,
     array_literals,
     converter,
-    is_missing,  # noqa: F401 (re-exported: part of this module's interface)
     row_hashes,
     synced_table,
-    to_boolean,  # noqa: F401
-    to_integer,  # noqa: F401
-    to_text,  # noqa: F401
-    to_text_array,  # noqa: F401
-    to_timestamp,  # noqa: F401
 )
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from pocketai_pipeline.automation.alerts import error_summary, failure_alert, post_json, redact, root_error
-from pocketai_pipeline.jobs import hf_litert_sync_job
+from pocketai_pipeline.alerts import error_summary, failure_alert, post_json, redact, root_error
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 PARTITION_TAG = "dagster/partition"
@@ -31,9 +31,13 @@ def failure_message(
     return "run failed outside any step: " + " — ".join(reason.strip() for reason in reasons)
 
 
+# What Dagster's code server logs when a run's process died under it (a SIGKILL, the OOM killer).
+RUN_PROCESS_DIED = "[DagsterApiServer] Run execution process for"
+
+
 def logged_before_failure(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """Why Dagster was stopping the run (run monitoring's max runtime cancels it) and its last engine error
-    (a launch that failed, a job that did not load), when Dagster logged them."""
+    """Why Dagster was stopping the run (run monitoring's max runtime cancels it), whether its process died,
+    and its last engine error (a launch that failed, a job that did not load), when Dagster logged them."""
     events = [
         record.event_log_entry.dagster_event
         for record in instance.get_records_for_run(
@@ -41,8 +45,10 @@ def logged_before_failure(instance: dg.DagsterInstance, run_id: str) -> list[str
         ).records
     ]
     cancel_reasons = [e.message for e in events if e.event_type == dg.DagsterEventType.RUN_CANCELING and e.message]
+    # Its first sentence: the rest is Dagster's general advice about memory.
+    deaths = [e.message.split(". ", 1)[0] + "." for e in events if (e.message or "").startswith(RUN_PROCESS_DIED)]
     errors = [error for e in events if (error := getattr(e.event_specific_data, "error", None)) is not None]
-    return cancel_reasons[:1] + [root_error(error).message for error in errors[-1:]]
+    return cancel_reasons[:1] + deaths[:1] + [root_error(error).message for error in errors[-1:]]
 
 
 def sync_failure_sensor(

@@ -6,13 +6,13 @@ from typing import Any
 
 import dagster as dg
 
-from pocketai_pipeline.automation.alerts import redact, truncate
-from pocketai_pipeline.automation.change_detection import ChangeCursor, baseline, detect_change, run_key
-from pocketai_pipeline.automation.schedule import partition_key_for
+from pocketai_pipeline.alerts import redact, truncate
+from pocketai_pipeline.sync.change_detection import ChangeCursor, baseline, detect_change, run_key
+from pocketai_pipeline.defs.automation.schedule import partition_key_for
 from pocketai_pipeline.hub.client import REQUEST_ERRORS, HubClient, HubRateLimitError
 from pocketai_pipeline.hub.listing import recently_modified
 from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.jobs import hf_litert_sync_job
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
 
 RECENT_MODELS_PER_FILTER = 20
 # Runs of the sync job that make a new one pointless. Not NOT_STARTED: a run whose launch failed

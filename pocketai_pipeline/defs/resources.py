@@ -7,7 +7,7 @@ import dagster as dg
 from pocketai_pipeline.catalog.resource import CatalogResource, catalog_url
 from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, DEFAULT_FILTER, HubResource
 from pocketai_pipeline.settings import check_secret_token, details_time_budget_seconds, pocketai_home, storage_url
-from pocketai_pipeline.storage import ListingIOManager, RecordsIOManager
+from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManager
 
 
 def secret_env(name: str) -> dg.EnvVar | None:

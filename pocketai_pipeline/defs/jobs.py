@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pocketai_pipeline.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
 
 hf_litert_sync_job = dg.define_asset_job(
     "hf_litert_sync_job",

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from pocketai_pipeline.automation.change_sensor import change_sensor
-from pocketai_pipeline.automation.failure_sensor import sync_failure_sensor
-from pocketai_pipeline.automation.schedule import daily_schedule
-from pocketai_pipeline.automation.settings import DEFAULT_SYNC_CRON, AutomationSettings
+from pocketai_pipeline.defs.automation.change_sensor import change_sensor
+from pocketai_pipeline.defs.automation.failure_sensor import sync_failure_sensor
+from pocketai_pipeline.defs.automation.schedule import daily_schedule
+from pocketai_pipeline.settings import DEFAULT_SYNC_CRON, AutomationSettings
 
 
 def build_schedules() -> list[dg.ScheduleDefinition]:

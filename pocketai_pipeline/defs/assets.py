@@ -8,25 +8,25 @@ import dagster as dg
 from pydantic import Field
 
 from pocketai_pipeline.catalog.resource import CatalogResource
-from pocketai_pipeline.checks import (
+from pocketai_pipeline.defs.checks import (
     ML_MODELS_CHECKS,
     RECORDS_CHECKS,
     ml_models_checks,
     records_checks,
     shrink_check,
 )
-from pocketai_pipeline.failures import failing_fast
+from pocketai_pipeline.defs.failures import failing_fast
 from pocketai_pipeline.hub.listing import ListingStream
 from pocketai_pipeline.hub.resource import HubResource
-from pocketai_pipeline.metadata import (
+from pocketai_pipeline.defs.metadata import (
     ML_MODELS_SCHEMA,
     details_metadata,
     merge_metadata,
     records_metadata,
 )
-from pocketai_pipeline.partitions import daily_partitions
+from pocketai_pipeline.defs.partitions import daily_partitions
 from pocketai_pipeline.settings import hub_step_retries, hub_step_retry_delay_seconds
-from pocketai_pipeline.storage import StoredListing, StoredRecords
+from pocketai_pipeline.defs.io_managers import StoredListing, StoredRecords
 from pocketai_pipeline.sync.details import refresh_details
 from pocketai_pipeline.sync.records import normalize_listing
 from pocketai_pipeline.sync.removals import RemovalCheck

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pocketai_pipeline.jobs import hf_litert_sync_job
+from pocketai_pipeline.defs.jobs import hf_litert_sync_job
 
 
 def partition_key_for(moment: datetime) -> str:
