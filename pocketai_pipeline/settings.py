@@ -69,6 +69,20 @@ def check_storage_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def hf_endpoint(default: str) -> str:
+    """`HF_ENDPOINT`: the Hub's base URL (checked by the hub resource)."""
+    return os.environ.get("HF_ENDPOINT", "").strip() or default
+
+
+def hf_filter(default: str) -> str:
+    """`POCKETAI_HF_FILTER`: comma-separated Hub filters (checked by the hub resource)."""
+    return os.environ.get("POCKETAI_HF_FILTER", "").strip() or default
+
+
+def is_set(name: str) -> bool:
+    return bool(os.environ.get(name))
+
+
 def pocketai_home() -> Path:
     """`POCKETAI_HOME`: the embedded PostgreSQL and local files; `.pocketai/` in the working directory by default."""
     home = Path(os.environ.get("POCKETAI_HOME") or ".pocketai").resolve()
@@ -77,13 +91,23 @@ def pocketai_home() -> Path:
     return home
 
 
-def check_secret_token(name: str) -> None:
-    """A token is one word: whitespace or control characters (a pasted newline) would break its header."""
-    value = os.environ.get(name)
-    if value and any(char.isspace() or not char.isprintable() for char in value):
-        # The value is not echoed: it is a secret.
-        raise ValueError(f"{name} holds whitespace or control characters (a pasted newline?); set it to the token "
-                         f"alone, e.g. {name}=hf_…, or unset it")
+def check_secrets(check_database_url: Callable[[str], object]) -> None:
+    """The secret settings, checked when the code location loads; their values are never echoed.
+
+    `HF_TOKEN` is one word (whitespace or a control character, a pasted newline, would break its header);
+    `DATABASE_URL` is given to `check_database_url`, which raises naming the variable.
+    """
+    token = os.environ.get("HF_TOKEN")
+    if token and any(char.isspace() or not char.isprintable() for char in token):
+        raise ValueError("HF_TOKEN holds whitespace or control characters (a pasted newline?); set it to the token "
+                         "alone, e.g. HF_TOKEN=hf_…, or unset it")
+    if os.environ.get("DATABASE_URL"):
+        check_database_url(os.environ["DATABASE_URL"])
+
+
+def dagster_pg_url() -> str | None:
+    """`DAGSTER_PG_URL`: Dagster's own storage; None means the embedded PostgreSQL's `dagster` database."""
+    return os.environ.get("DAGSTER_PG_URL") or None
 
 
 # --- The schedule, the sensors and the alerts.
