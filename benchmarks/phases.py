@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 from benchmarks.listings import FILTER
 from sqlalchemy import create_engine
 
-from pocketai_pipeline.catalog.merge import count_would_remove, merge_records, removal_candidates
+from pocketai_pipeline.catalog.merge import merge_records, missing_synced_models
 from pocketai_pipeline.catalog.schema import SYSTEM_USERNAME
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.removals import check_removals
@@ -42,8 +42,7 @@ def phases(endpoint: str, database_url: str, partition: str) -> dict:
     normalized = time.perf_counter()
 
     listed_ids = records["hf_model_id"].tolist()
-    missing = removal_candidates(engine, listed_ids, SYSTEM_USERNAME)
-    active, _ = count_would_remove(engine, listed_ids, SYSTEM_USERNAME)
+    active, missing = missing_synced_models(engine, listed_ids, SYSTEM_USERNAME)
     removals = RemovalCheck()
     if missing and not is_suspicious_shrink(active, len(missing)):
         removals = check_removals(client, missing, filters)

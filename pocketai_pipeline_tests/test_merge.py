@@ -17,9 +17,8 @@ from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.merge import (
     STAGED_COLUMNS,
     MergeResult,
-    count_would_remove,
     merge_records,
-    removal_candidates,
+    missing_synced_models,
 )
 from pocketai_pipeline.sync.content_hash import to_boolean, to_integer, to_text, to_text_array, to_timestamp
 from pocketai_pipeline.catalog.queries import query
@@ -69,7 +68,7 @@ def numbered(count: int, **fields: object) -> list[dict[str, object]]:
 
 def merge(engine: Engine, listing: pd.DataFrame, fetched_at: datetime = FETCHED_AT, **options) -> MergeResult:
     """A merge in which, unless `removals` says otherwise, the Hub confirmed every missing model gone."""
-    options.setdefault("removals", RemovalCheck(confirmed=removal_candidates(engine, listing["hf_model_id"].tolist())))
+    options.setdefault("removals", RemovalCheck(confirmed=missing_synced_models(engine, listing["hf_model_id"].tolist())[1]))
     return merge_records(engine, listing, fetched_at=fetched_at, partition_key=fetched_at.date().isoformat(), **options)
 
 
@@ -340,7 +339,7 @@ def test_a_suspicious_shrink_marks_nothing_but_applies_the_rest(engine: Engine):
     shrunk = [*listing[:6], {**listing[6], "downloads": 500}, record("google/brand-new")]
     shrunk_ids = [row["hf_model_id"] for row in shrunk]
 
-    assert count_would_remove(engine, shrunk_ids) == (10, 3)
+    assert missing_synced_models(engine, shrunk_ids) == (10, [row["hf_model_id"] for row in listing[7:]])
     result = merge(engine, records(*shrunk), NEXT_DAY)
 
     assert (result.removal_blocked, result.would_remove, result.active_synced_before) == (True, 3, 10)
@@ -362,7 +361,7 @@ def test_the_shrink_threshold(engine: Engine, kept: int, max_removed_fraction: f
 
 
 def test_an_empty_catalog_has_nothing_to_remove(engine: Engine):
-    assert count_would_remove(engine, []) == (0, 0)
+    assert missing_synced_models(engine, []) == (0, [])
     result = merge(engine, records())
     assert (result.removal_blocked, result.row_count, result.active_synced_before) == (False, 0, 0)
 

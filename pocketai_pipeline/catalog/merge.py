@@ -224,23 +224,15 @@ def merge_records(
         return result
 
 
-def count_would_remove(
+def missing_synced_models(
     engine: Engine, hf_model_ids: Iterable[str], system_username: str = SYSTEM_USERNAME
-) -> tuple[int, int]:
-    """(active synced models, how many of them a listing of ``hf_model_ids`` lacks)."""
+) -> tuple[int, list[str]]:
+    """(how many synced models are active, those of them a listing of ``hf_model_ids`` lacks, sorted)."""
     with engine.connect() as conn:
-        counts = conn.execute(
-            query("count_removal_candidates"), {"listed_ids": list(hf_model_ids), "system_username": system_username}
+        row = conn.execute(
+            query("missing_synced_models"), {"listed_ids": list(hf_model_ids), "system_username": system_username}
         ).one()
-        return counts.active_synced, counts.would_remove
-
-
-def removal_candidates(engine: Engine, hf_model_ids: Iterable[str], system_username: str = SYSTEM_USERNAME) -> list[str]:
-    """The active synced models a listing of ``hf_model_ids`` lacks, sorted: each to be looked up on its own."""
-    with engine.connect() as conn:
-        return list(conn.execute(
-            query("removal_candidates"), {"listed_ids": list(hf_model_ids), "system_username": system_username}
-        ).scalars())
+    return row.active_synced, list(row.missing)
 
 
 def _chunks(records: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:

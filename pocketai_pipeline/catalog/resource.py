@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.details import details_targets, write_details
-from pocketai_pipeline.catalog.merge import MergeResult, count_would_remove, merge_records, removal_candidates
+from pocketai_pipeline.catalog.merge import MergeResult, merge_records, missing_synced_models
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, migrate_to_head
 from pocketai_pipeline.sync.details import DetailsTarget
@@ -94,13 +94,9 @@ class CatalogResource(dg.ConfigurableResource):
         with self.engine().connect() as conn:
             return conn.execute(query("newest_applied_fetched_at")).scalar()
 
-    def count_would_remove(self, listed_ids: list[str]) -> tuple[int, int]:
-        """(active synced models, how many of them the listing `listed_ids` lacks)."""
-        return count_would_remove(self.engine(), listed_ids, self.system_username)
-
-    def removal_candidates(self, listed_ids: list[str]) -> list[str]:
-        """The active synced models the listing lacks: each is looked up on the Hub before it is marked."""
-        return removal_candidates(self.engine(), listed_ids, self.system_username)
+    def missing_synced_models(self, listed_ids: list[str]) -> tuple[int, list[str]]:
+        """(active synced models, those the listing lacks): each is looked up on the Hub before it is marked."""
+        return missing_synced_models(self.engine(), listed_ids, self.system_username)
 
     def details_targets(self) -> tuple[list[DetailsTarget], int]:
         """(synced models whose files are not those of their revision, how many already are)."""

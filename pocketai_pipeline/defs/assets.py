@@ -106,10 +106,10 @@ def litert_model_records(
         "skipped_invalid": len(normalized.rejects),
     }
     with failing_fast(context):
-        active, missing = catalog.count_would_remove(records["hf_model_id"].tolist())
+        active, missing = catalog.missing_synced_models(records["hf_model_id"].tolist())
     yield dg.Output(records, metadata=records_metadata(normalized))
     yield from records_checks(records)
-    yield shrink_check(active, missing, accepted=shrink_accepted(context))
+    yield shrink_check(active, len(missing), accepted=shrink_accepted(context))
 
 
 @dg.asset(
@@ -165,8 +165,7 @@ def look_up_missing_models(
     newest_applied = catalog.newest_applied_fetched_at()
     if newest_applied is not None and fetched_at < newest_applied:
         return RemovalCheck()
-    missing = catalog.removal_candidates(listed_ids)
-    active, _ = catalog.count_would_remove(listed_ids)
+    active, missing = catalog.missing_synced_models(listed_ids)
     if not missing or (is_suspicious_shrink(active, len(missing)) and not config.accept_shrink):
         return RemovalCheck()
     removals = hub.check_removals(missing)
