@@ -63,7 +63,7 @@ browser-deps:  ## Debian's chromium, for the browser test (apt-get, as root)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 SIZES ?= 1000 10000 100000 1000000
-bench: install  ## old job vs pipeline vs dlt vs COPY floor, 4 scenarios per size (all 4 sizes: ~1 h on 2 cores; SIZES="1000 10000": ~3 min)
+bench: install  ## old job vs pipeline vs dlt vs COPY floor, 4 scenarios per size (all 4 sizes: ~75 min on 2 cores; SIZES="1000 10000": ~3 min)
 	$(PY) -m benchmarks.sync_bench --sizes $(SIZES)
 
 stop:  ## stop the embedded PostgreSQL (of POCKETAI_HOME), whoever started it
