@@ -25,6 +25,7 @@ query LaunchAssetLoaderQuery($assetKeys: [AssetKeyInput!]!) {
   }
 }"""
 
+REPOSITORY_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
 CONFIG_PARTITION_FOR_ASSET_JOB_QUERY = """
 query ConfigPartitionForAssetJob($selector: PipelineSelector!, $partitionName: String!, $assetKeys: [AssetKeyInput!]) {
   pipelineOrError(params: $selector) {
@@ -132,6 +133,24 @@ def materialize_partition(graphql: GraphQL, assets: list[str], partition: str) -
         "mode": "default",
         "executionMetadata": {"tags": tags},
         "runConfigData": run_config,
+        "selector": selector,
+    }})["launchPipelineExecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def launch_job_partition(graphql: GraphQL, job: str, partition: str) -> str:
+    """Launch `job` (all its assets) for `partition` as the job's launchpad does; its run id."""
+    repository = graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"][0]
+    selector = {"repositoryLocationName": repository["location"]["name"], "repositoryName": repository["name"],
+                "pipelineName": job}
+    partition_data = graphql(CONFIG_PARTITION_FOR_ASSET_JOB_QUERY, {
+        "selector": selector, "partitionName": partition, "assetKeys": None,
+    })["pipelineOrError"]["partition"]
+    launched = graphql(LAUNCH_PIPELINE_EXECUTION_MUTATION, {"executionParams": {
+        "mode": "default",
+        "executionMetadata": {"tags": partition_data["tagsOrError"]["results"]},
+        "runConfigData": partition_data["runConfigOrError"]["yaml"],
         "selector": selector,
     }})["launchPipelineExecution"]
     assert launched["__typename"] == "LaunchRunSuccess", launched

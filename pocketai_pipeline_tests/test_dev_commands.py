@@ -21,7 +21,7 @@ import pytest
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline_tests.dagster_ui import (
-    CONFIG_PARTITION_FOR_ASSET_JOB_QUERY, LAUNCH_PIPELINE_EXECUTION_MUTATION, materialize_partition, wait_for_run,
+    launch_job_partition, materialize_partition, wait_for_run,
 )
 from pocketai_pipeline_tests.fake_hub import FakeHub
 from pocketai_pipeline_tests.processes import (
@@ -198,21 +198,7 @@ def test_make_sync_is_quiet_and_stops_what_it_started(tmp_path: Path) -> None:
 
 def launch_sync_job(ui: DagsterDeployment, partition: str) -> str:
     """Launch hf_litert_sync_job for `partition` as the job page's launchpad does; the run id."""
-    repository = ui.graphql("{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }")
-    node = repository["repositoriesOrError"]["nodes"][0]
-    selector = {"repositoryLocationName": node["location"]["name"], "repositoryName": node["name"],
-                "pipelineName": "hf_litert_sync_job"}
-    partition_data = ui.graphql(CONFIG_PARTITION_FOR_ASSET_JOB_QUERY, {
-        "selector": selector, "partitionName": partition, "assetKeys": None,
-    })["pipelineOrError"]["partition"]
-    launched = ui.graphql(LAUNCH_PIPELINE_EXECUTION_MUTATION, {"executionParams": {
-        "mode": "default",
-        "executionMetadata": {"tags": partition_data["tagsOrError"]["results"]},
-        "runConfigData": partition_data["runConfigOrError"]["yaml"],
-        "selector": selector,
-    }})["launchPipelineExecution"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    return launched["run"]["runId"]
+    return launch_job_partition(ui.graphql, "hf_litert_sync_job", partition)
 
 
 def catalog_counts(home: Path) -> tuple[int, int]:

@@ -41,10 +41,9 @@ import yaml
 
 from pocketai_pipeline_tests.catalog_snapshot import applied_listings, models, snapshot
 from pocketai_pipeline_tests.dagster_ui import (
-    CONFIG_PARTITION_FOR_ASSET_JOB_QUERY,
-    LAUNCH_PIPELINE_EXECUTION_MUTATION,
     RUN_DONE,
     RUN_QUERY,
+    launch_job_partition,
     tag,
     wait_for_run,
 )
@@ -75,7 +74,6 @@ STARTED_PROCESS = re.compile(r"Started process for run \(pid: (\d+)\)\.")
 KILLED_BY_SIGKILL = "was terminated by signal 9 (SIGKILL)."
 MARKED_FAILED_OUTSIDE = "This run has been marked as failed from outside the execution context."
 
-REPOSITORY_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
 RUN_LOG_QUERY = """
 query($runId: ID!) {
   logsForRun(runId: $runId) {
@@ -113,20 +111,7 @@ def dagster_home(path: Path) -> Path:
 
 def launch_sync_job(deployment: DagsterDeployment, partition: str) -> str:
     """Launch hf_litert_sync_job for `partition` as the job's launchpad does (the failure sensor watches this job)."""
-    node = deployment.graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"][0]
-    selector = {"repositoryLocationName": node["location"]["name"], "repositoryName": node["name"],
-                "pipelineName": SYNC_JOB}
-    partition_data = deployment.graphql(CONFIG_PARTITION_FOR_ASSET_JOB_QUERY, {
-        "selector": selector, "partitionName": partition, "assetKeys": None,
-    })["pipelineOrError"]["partition"]
-    launched = deployment.graphql(LAUNCH_PIPELINE_EXECUTION_MUTATION, {"executionParams": {
-        "mode": "default",
-        "executionMetadata": {"tags": partition_data["tagsOrError"]["results"]},
-        "runConfigData": partition_data["runConfigOrError"]["yaml"],
-        "selector": selector,
-    }})["launchPipelineExecution"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    return launched["run"]["runId"]
+    return launch_job_partition(deployment.graphql, SYNC_JOB, partition)
 
 
 def run_messages(deployment: DagsterDeployment, run_id: str) -> list[tuple[str | None, str]]:
