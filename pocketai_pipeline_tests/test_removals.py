@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
 from pocketai_pipeline.hub.client import HubClient
-from pocketai_pipeline.hub.removals import check_removals
+from pocketai_pipeline.hub.removals import RATE_LIMITED, check_removals
 from pocketai_pipeline.sync.removals import removal_verdict
 from pocketai_pipeline_tests.synthetic import synthetic_listing
 
@@ -102,3 +102,16 @@ def test_the_sync_marks_only_what_the_hub_confirmed_and_counts_the_rest(fake_hub
         [f"| {TODAY}", "20", "20", "0", "0", "0", "20"],
     ]  # newest first
     assert all(row.endswith(" s |") for row in history[2:])
+
+
+def test_once_the_rate_limit_stops_a_lookup_the_rest_are_not_made(fake_hub):
+    fake_hub.set_models([])
+    fake_hub.fail_model("org/limited", "info", 429, headers={"Retry-After": "3600"})
+    client = HubClient(endpoint=fake_hub.url, timeout_seconds=0.5, max_retries=1, max_wait_seconds=1)
+
+    check = check_removals(client, ["org/limited", "org/a", "org/b"], FILTERS, workers=1)
+
+    assert check.confirmed == []
+    assert "rate limit" in check.unverified["org/limited"]
+    assert check.unverified["org/a"] == check.unverified["org/b"] == RATE_LIMITED
+    assert [r.path for r in fake_hub.requests if r.path.startswith("/api/models/")] == ["/api/models/org/limited"]
