@@ -21,7 +21,7 @@ from benchmarks.listings import FILTER
 from pocketai_pipeline.catalog.merge import STAGED_COLUMNS, staged_rows
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.listing import fetch_listing
-from pocketai_pipeline.sync.records import normalize_listing
+from pocketai_pipeline.sync.normalize import normalize_listing
 
 TYPES = {
     "hf_model_id": "text", "name": "text", "origin_repo_url": "text", "tags": "text[]", "task": "text",

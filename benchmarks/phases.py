@@ -17,12 +17,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 from benchmarks.listings import FILTER
 from sqlalchemy import create_engine
 
-from pocketai_pipeline.catalog.merge import merge_records, missing_synced_models
+from pocketai_pipeline.catalog.audit import missing_synced_models
+from pocketai_pipeline.catalog.merge import merge_records
 from pocketai_pipeline.catalog.schema import SYSTEM_USERNAME
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.removals import check_removals
 from pocketai_pipeline.hub.listing import stream_listing
-from pocketai_pipeline.sync.records import normalize_listing
+from pocketai_pipeline.sync.normalize import normalize_listing
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import is_suspicious_shrink
 

@@ -5,19 +5,23 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
 from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
+from pocketai_pipeline.catalog.audit import catalog_ids, null_license_rows
 from pocketai_pipeline.catalog.merge import MergeResult
 from pocketai_pipeline.defs.checks import license_check, match_listing_check, ownership_check, records_checks
 from pocketai_pipeline.sync.removals import RemovalCheck
+from pocketai_pipeline.sync.validation import RecordsAudit
 from pocketai_pipeline_tests.synthetic import synthetic_listing
 
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 SYSTEM = "hf_sync_system"
 MODELS = synthetic_listing(100)
 LISTED_IDS = [m["id"] for m in MODELS]
+LISTED = pa.array(LISTED_IDS)
 ALL_SYNCED = MergeResult(
     created=100, updated=0, unchanged=0, removed=0, restored=0, skipped_not_owned=0, stale=False,
     removal_blocked=False, shrink_accepted=False, would_remove=0, removal_unverified=0, active_synced_before=0,
@@ -111,10 +115,10 @@ def test_a_small_shrink_passes_and_marks_the_missing_models(synced, fake_hub, sy
 
 
 def test_match_check_fails_when_a_listed_model_lost_its_row(synced):
-    assert match_listing_check(synced, LISTED_IDS, ALL_SYNCED, NO_REMOVALS, SYSTEM).passed
+    assert match_listing_check(catalog_ids(synced, SYSTEM), LISTED, ALL_SYNCED, NO_REMOVALS).passed
     execute(synced, "UPDATE ml_models SET removed_upstream_at = now() WHERE id = (SELECT min(id) FROM ml_models)")
 
-    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, NO_REMOVALS, SYSTEM)
+    result = match_listing_check(catalog_ids(synced, SYSTEM), LISTED, ALL_SYNCED, NO_REMOVALS)
 
     assert not result.passed and result.metadata["missing"].value == 1
 
@@ -123,37 +127,37 @@ def test_match_check_fails_on_an_active_synced_row_the_listing_lacks(synced):
     execute(synced, """INSERT INTO ml_models (name, hf_model_id, author_id, tags, license_type, created_at, updated_at)
                        SELECT 'ghost', 'ghost/model', id, '{}', 'mit', now(), now() FROM users""")
 
-    result = match_listing_check(synced, LISTED_IDS, ALL_SYNCED, NO_REMOVALS, SYSTEM)
+    result = match_listing_check(catalog_ids(synced, SYSTEM), LISTED, ALL_SYNCED, NO_REMOVALS)
 
     assert not result.passed and result.metadata["unexpected_examples"].value == ["ghost/model"]
     unverified = RemovalCheck(unverified={"ghost/model": "the Hub answered 503"})
-    assert match_listing_check(synced, LISTED_IDS, ALL_SYNCED, unverified, SYSTEM).passed
+    assert match_listing_check(catalog_ids(synced, SYSTEM), LISTED, ALL_SYNCED, unverified).passed
 
 
 def test_ownership_check_fails_when_a_synced_row_belongs_to_someone_else(synced):
-    assert ownership_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM).passed
+    assert ownership_check(catalog_ids(synced, SYSTEM), LISTED, ALL_SYNCED).passed
     execute(synced,
             "INSERT INTO users (username, is_developer, created_at) VALUES ('alice', false, now())",
             "UPDATE ml_models SET author_id = (SELECT id FROM users WHERE username = 'alice') "
             "WHERE id = (SELECT min(id) FROM ml_models)")
 
-    assert not ownership_check(synced, LISTED_IDS, ALL_SYNCED, SYSTEM).passed
+    assert not ownership_check(catalog_ids(synced, SYSTEM), LISTED, ALL_SYNCED).passed
 
 
 def test_checks_against_a_stale_merge_do_not_compare(synced):
     execute(synced, "UPDATE ml_models SET removed_upstream_at = now()")
     stale = replace(ALL_SYNCED, stale=True, created=0)
 
-    assert match_listing_check(synced, LISTED_IDS, stale, NO_REMOVALS, SYSTEM).passed
-    assert ownership_check(synced, LISTED_IDS, stale, SYSTEM).passed
+    assert match_listing_check(catalog_ids(synced, SYSTEM), LISTED, stale, NO_REMOVALS).passed
+    assert ownership_check(catalog_ids(synced, SYSTEM), LISTED, stale).passed
 
 
 def test_license_check_fails_on_a_null_license(synced):
-    assert license_check(synced).passed
+    assert license_check(null_license_rows(synced)).passed
     execute(synced, "ALTER TABLE ml_models ALTER COLUMN license_type DROP NOT NULL",
             "UPDATE ml_models SET license_type = NULL WHERE id = (SELECT min(id) FROM ml_models)")
 
-    assert not license_check(synced).passed
+    assert not license_check(null_license_rows(synced)).passed
 
 
 def test_record_checks_fail_on_duplicate_ids_and_missing_fields():
@@ -164,8 +168,8 @@ def test_record_checks_fail_on_duplicate_ids_and_missing_fields():
         "license_type": ["mit", "not-a-license", "mit"],
         "tags": [["litert"], ["litert"], ["litert"]],
     })
-    unique, required = records_checks(frame)
+    unique, required = records_checks(RecordsAudit.of(frame))
     assert not unique.passed and unique.metadata["examples"].value == ["a/x"]
     assert not required.passed
     assert required.metadata["rows_missing"].value == {"hf_model_id": 1, "name": 1, "license_type": 1}
-    assert all(result.passed for result in records_checks(frame.iloc[:1]))
+    assert all(result.passed for result in records_checks(RecordsAudit.of(frame.iloc[:1])))

@@ -79,7 +79,7 @@ def test_dagster_cli_materializes_today_then_the_job_changes_nothing(tmp_path, f
 
     dagster("asset", "materialize", "--select", "*", "--partition", today)
     assert len(rows()) == 120
-    assert (tmp_path / "data" / "hf_litert_listing" / f"{today}.jsonl.gz").exists()
+    assert (tmp_path / "data" / "hf_litert_listing" / f"{today}.jsonl.zst").exists()
     before = rows()
 
     dagster("job", "execute", "-j", "hf_litert_sync_job", "--tags", json.dumps({"dagster/partition": today}))

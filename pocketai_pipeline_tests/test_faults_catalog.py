@@ -102,7 +102,7 @@ def test_a_database_that_cannot_be_used_fails_at_once_naming_it_never_the_passwo
     assert "\n" not in message.strip()
     assert snapshot(engine) == before
     assert partition_files(sync_resources["records_io_manager"].base_dir, YESTERDAY) == \
-        [f"hf_litert_listing/{YESTERDAY}.jsonl.gz"]  # the listing is stored for a re-execution from failure
+        [f"hf_litert_listing/{YESTERDAY}.jsonl.zst"]  # the listing is stored for a re-execution from failure
 
 
 def test_the_right_password_is_checked_and_accepted(pg_home, synced, sync_resources, database_url, tmp_path):

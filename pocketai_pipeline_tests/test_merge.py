@@ -14,11 +14,11 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from pocketai_pipeline.catalog import embedded
+from pocketai_pipeline.catalog.audit import missing_synced_models
 from pocketai_pipeline.catalog.merge import (
     STAGED_COLUMNS,
     MergeResult,
     merge_records,
-    missing_synced_models,
 )
 from pocketai_pipeline.sync.content_hash import to_boolean, to_integer, to_text, to_text_array, to_timestamp
 from pocketai_pipeline.catalog.queries import query

@@ -3,7 +3,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from pocketai_pipeline.sync.records import RECORD_COLUMNS, NormalizedListing, Reject, normalize_listing
+from pocketai_pipeline.sync.normalize import NormalizedListing, normalize_listing
+from pocketai_pipeline.sync.records import RECORD_COLUMNS, Reject
 
 EXPECTED_DTYPES = {
     "hf_model_id": "string",

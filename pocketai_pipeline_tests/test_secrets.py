@@ -6,7 +6,6 @@ output, or the alert the failure sensor posts to a real receiver; after a good r
 (Hub 500, catalog refused, token refused with 401).
 """
 
-import gzip
 import json
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from pocketai_pipeline.settings import AutomationSettings
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManager
+from pocketai_pipeline_tests.stored_files import zstd_text
 from pocketai_pipeline_tests.catalog_snapshot import password_role, snapshot, sync, with_login
 from pocketai_pipeline_tests.synthetic import synthetic_cards, synthetic_listing
 from pocketai_pipeline_tests.test_failure_sensor import WebhookReceiver
@@ -38,10 +38,10 @@ def leaks(data: bytes | str, where: str) -> list[str]:
 
 
 def readable(path: Path) -> bytes:
-    """A stored file's bytes, and its decompressed content for gzip and Parquet files."""
+    """A stored file's bytes, and its decompressed content for zstd and Parquet files."""
     raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        raw += gzip.decompress(raw)
+    if path.name.endswith(".zst"):
+        raw += zstd_text(path).encode()
     if path.name.endswith(".parquet"):
         table = pq.read_table(path)
         raw += repr(table.to_pylist()).encode() + repr(table.schema.metadata).encode()

@@ -1,7 +1,6 @@
 """Stored listings and records: local folders and a real S3-compatible server (moto), streaming, atomicity."""
 
 import errno
-import gzip
 import json
 import signal
 import subprocess
@@ -28,11 +27,13 @@ from pocketai_pipeline.defs.io_managers import (
 from pocketai_pipeline.defs.partitions import daily_partitions
 from pocketai_pipeline.defs.resources import build_resources
 from pocketai_pipeline.settings import check_storage_url
-from pocketai_pipeline.sync.records import RECORD_DTYPES, normalize_listing
+from pocketai_pipeline.sync.normalize import normalize_listing
+from pocketai_pipeline.sync.records import RECORD_DTYPES
+from pocketai_pipeline_tests.stored_files import zstd_text
 from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing
 
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
-LISTING_KEY = f"hf_litert_listing/{TODAY}.jsonl.gz"
+LISTING_KEY = f"hf_litert_listing/{TODAY}.jsonl.zst"
 RECORDS_KEY = f"litert_model_records/{TODAY}.parquet"
 
 
@@ -166,8 +167,7 @@ def test_a_local_sync_streams_the_listing_and_leaves_no_temp_file(sync_resources
 
     assert result.success
     assert files_under(data) == [LISTING_KEY, RECORDS_KEY]
-    with gzip.open(data / LISTING_KEY, "rt", encoding="utf-8") as f:  # one stream, header first (README)
-        header, *objects = [json.loads(line) for line in f]
+    header, *objects = [json.loads(line) for line in zstd_text(data / LISTING_KEY).splitlines()]  # header first
     assert header["count"] == len(objects) == metadata(result, "hf_litert_listing")["count"]
     assert header["pages"] == metadata(result, "hf_litert_listing")["pages"]
 
@@ -203,7 +203,7 @@ def test_a_crash_while_writing_leaves_no_partition(tmp_path):
         import sys, time
         from upath import UPath
         from pocketai_pipeline.defs.io_managers import RecordsIOManager
-        from pocketai_pipeline.sync.records import normalize_listing
+        from pocketai_pipeline.sync.normalize import normalize_listing
         from pocketai_pipeline_tests.synthetic import synthetic_listing
         import dagster as dg
 
@@ -285,7 +285,7 @@ def test_records_written_in_chunks_are_row_groups_with_attrs_known_at_the_end(tm
                for frame in frames)
     whole = pd.concat(frames, ignore_index=True)
     pd.testing.assert_frame_equal(whole, records.reset_index(drop=True))
-    assert stored.ids() == records["hf_model_id"].tolist()
+    assert stored.ids().to_pylist() == records["hf_model_id"].tolist()
     assert whole["task"].isna().any() and all(v is pd.NA for v in whole["task"][whole["task"].isna()])
     assert whole["downloads"].dtype == "Int64" and str(whole["hf_last_modified"].dt.tz) == "UTC"
 
@@ -302,7 +302,7 @@ def test_a_data_frame_and_an_empty_listing_round_trip(tmp_path):
     pd.testing.assert_frame_equal(frame, records)
     assert frame.attrs == {"filters": ["litert"]}
     empty = StoredRecords(UPath(tmp_path / "empty.parquet"))
-    assert empty.num_rows == 0 and empty.ids() == [] and empty.attrs == {}
+    assert empty.num_rows == 0 and empty.ids().to_pylist() == [] and empty.attrs == {}
     pd.testing.assert_frame_equal(empty.to_frame(), normalize_listing([]).records)
 
 

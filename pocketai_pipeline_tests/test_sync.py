@@ -1,6 +1,5 @@
 """The three assets end to end: fake Hub → listing → records → ml_models in real PostgreSQL."""
 
-import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 
 from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_models
 from pocketai_pipeline.hub.resource import HubResource
+from pocketai_pipeline_tests.stored_files import zstd_text
 from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing, with_duplicates_across_pages
 
 ASSETS = [hf_litert_listing, litert_model_records, ml_models]
@@ -149,9 +149,8 @@ def test_listing_is_stored_losslessly_with_fetch_metadata(sync_resources, listin
     assert metadata["endpoint"] == fake_hub.url
     assert "hf_secret_token" not in repr(metadata)
     assert all(r.headers.get("authorization") == "Bearer hf_secret_token" for r in fake_hub.requests)
-    path = Path(sync_resources["listing_io_manager"].base_dir, "hf_litert_listing", f"{TODAY}.jsonl.gz")
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        header, *objects = [json.loads(line) for line in f]
+    path = Path(sync_resources["listing_io_manager"].base_dir, "hf_litert_listing", f"{TODAY}.jsonl.zst")
+    header, *objects = [json.loads(line) for line in zstd_text(path).splitlines()]
     assert objects == served
     assert header["count"] == len(served) and "hf_secret_token" not in json.dumps(header)
 

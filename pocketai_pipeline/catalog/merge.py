@@ -137,7 +137,7 @@ def staged_rows(records: pd.DataFrame) -> Iterator[tuple[object, ...]]:
 
 def merge_records(
     engine: Engine,
-    records: pd.DataFrame | Iterable[pd.DataFrame],
+    records: pd.DataFrame | pa.Table | Iterable[pd.DataFrame | pa.Table],
     *,
     fetched_at: datetime,
     partition_key: str,
@@ -149,8 +149,8 @@ def merge_records(
 ) -> MergeResult:
     """Merge one complete Hub listing (``records``, fetched at ``fetched_at``) into ml_models.
 
-    ``records`` is one DataFrame or an iterable of DataFrame chunks (``RECORD_DTYPES`` columns), read
-    once. Of the synced models the listing lacks, those in ``removals.confirmed`` are marked removed,
+    ``records`` is one DataFrame or Arrow table, or an iterable of chunks of them (``RECORD_DTYPES``
+    columns, or the stored records' ``RECORD_SCHEMA``), read once. Of the synced models the listing lacks, those in ``removals.confirmed`` are marked removed,
     unless so many are missing that the shrink is suspicious and ``accept_shrink`` is not given.
     """
     started = time.monotonic()
@@ -224,23 +224,12 @@ def merge_records(
         return result
 
 
-def missing_synced_models(
-    engine: Engine, hf_model_ids: Iterable[str], system_username: str = SYSTEM_USERNAME
-) -> tuple[int, list[str]]:
-    """(how many synced models are active, those of them a listing of ``hf_model_ids`` lacks, sorted)."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            query("missing_synced_models"), {"listed_ids": list(hf_model_ids), "system_username": system_username}
-        ).one()
-    return row.active_synced, list(row.missing)
-
-
-def _chunks(records: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    if not isinstance(records, pd.DataFrame):
+def _chunks(records: pd.DataFrame | pa.Table | Iterable[pd.DataFrame | pa.Table]) -> Iterator[pd.DataFrame | pa.Table]:
+    if not isinstance(records, (pd.DataFrame, pa.Table)):
         yield from records
         return
     for start in range(0, max(len(records), 1), CHUNK_ROWS):  # an empty frame is still checked
-        yield records.iloc[start : start + CHUNK_ROWS]
+        yield records[start : start + CHUNK_ROWS] if isinstance(records, pa.Table) else records.iloc[start : start + CHUNK_ROWS]
 
 
 def _read_catalog(conn: Connection, system_username: str) -> dict[str, bytes]:
@@ -261,7 +250,7 @@ def _read_catalog(conn: Connection, system_username: str) -> dict[str, bytes]:
     return catalog
 
 
-def _stage_chunk(conn: Connection, staging: _Staging, chunk: pd.DataFrame) -> None:
+def _stage_chunk(conn: Connection, staging: _Staging, chunk: pd.DataFrame | pa.Table) -> None:
     """Convert and hash one chunk, and COPY those of its records that differ from the catalog."""
     table = synced_table(chunk)
     hashes = row_hashes(table)

@@ -8,12 +8,14 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import psycopg
+import pyarrow as pa
 from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.details import details_targets, write_details
-from pocketai_pipeline.catalog.merge import MergeResult, merge_records, missing_synced_models
+from pocketai_pipeline.catalog.audit import CatalogIds, catalog_ids, missing_synced, null_license_rows
+from pocketai_pipeline.catalog.merge import MergeResult, merge_records
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, migrate_to_head
 from pocketai_pipeline.sync.details import DetailsTarget
@@ -80,7 +82,7 @@ class CatalogResource(dg.ConfigurableResource):
             return _engines[key]
 
     def merge(
-        self, records: pd.DataFrame | Iterable[pd.DataFrame], *, fetched_at: datetime, partition_key: str,
+        self, records: pd.DataFrame | pa.Table | Iterable[pd.DataFrame | pa.Table], *, fetched_at: datetime, partition_key: str,
         removals: RemovalCheck = RemovalCheck(), accept_shrink: bool = False,
     ) -> MergeResult:
         """Merge one complete listing's records into ml_models (see `merge_records`)."""
@@ -94,9 +96,16 @@ class CatalogResource(dg.ConfigurableResource):
         with self.engine().connect() as conn:
             return conn.execute(query("newest_applied_fetched_at")).scalar()
 
-    def missing_synced_models(self, listed_ids: list[str]) -> tuple[int, list[str]]:
+    def catalog_ids(self) -> CatalogIds:
+        """Every row's Hub id, whether it is synced (the system user's) and whether it is active."""
+        return catalog_ids(self.engine(), self.system_username)
+
+    def missing_synced_models(self, listed_ids: pa.Array) -> tuple[int, list[str]]:
         """(active synced models, those the listing lacks): each is looked up on the Hub before it is marked."""
-        return missing_synced_models(self.engine(), listed_ids, self.system_username)
+        return missing_synced(self.catalog_ids(), listed_ids)
+
+    def null_license_rows(self) -> int:
+        return null_license_rows(self.engine())
 
     def details_targets(self) -> tuple[list[DetailsTarget], int]:
         """(synced models whose files are not those of their revision, how many already are)."""

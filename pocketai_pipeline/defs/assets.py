@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import dagster as dg
+import pyarrow as pa
 from pydantic import Field
 
 from pocketai_pipeline.catalog.resource import CatalogResource
@@ -26,9 +27,9 @@ from pocketai_pipeline.defs.metadata import (
 )
 from pocketai_pipeline.defs.partitions import daily_partitions
 from pocketai_pipeline.settings import hub_step_retries, hub_step_retry_delay_seconds
-from pocketai_pipeline.defs.io_managers import StoredListing, StoredRecords
+from pocketai_pipeline.defs.io_managers import RecordFrames, StoredListing, StoredRecords
 from pocketai_pipeline.sync.details import refresh_details
-from pocketai_pipeline.sync.records import normalize_listing
+from pocketai_pipeline.sync.normalize import normalize_lines
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import is_suspicious_shrink
 
@@ -95,20 +96,19 @@ def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> Li
 def litert_model_records(
     context: dg.AssetExecutionContext, catalog: CatalogResource, hf_litert_listing: StoredListing
 ) -> Iterator:
-    normalized = normalize_listing(hf_litert_listing.models)
-    for reject in normalized.rejects:
-        context.log.warning(f"left out {reject.hf_model_id or 'a record'}: {reject.reason}")
-    records = normalized.records
-    records.attrs = {
-        "fetched_at": hf_litert_listing.fetched_at.isoformat(),
-        "filters": list(hf_litert_listing.filters),
-        "skipped_private_or_disabled": normalized.skipped_private + normalized.skipped_disabled,
-        "skipped_invalid": len(normalized.rejects),
-    }
-    with failing_fast(context):
-        active, missing = catalog.missing_synced_models(records["hf_model_id"].tolist())
-    yield dg.Output(records, metadata=records_metadata(normalized))
-    yield from records_checks(records)
+    with normalize_lines(hf_litert_listing.iter_line_chunks()) as normalized:
+        for reject in normalized.rejects:
+            context.log.warning(f"left out {reject.hf_model_id or 'a record'}: {reject.reason}")
+        with failing_fast(context):
+            active, missing = catalog.missing_synced_models(normalized.ids())
+        attrs = {
+            "fetched_at": hf_litert_listing.fetched_at.isoformat(),
+            "filters": list(hf_litert_listing.filters),
+            "skipped_private_or_disabled": normalized.skipped_private + normalized.skipped_disabled,
+            "skipped_invalid": len(normalized.rejects),
+        }
+        yield dg.Output(RecordFrames(normalized.tables(), attrs), metadata=records_metadata(normalized))
+        yield from records_checks(normalized.audit)
     yield shrink_check(active, len(missing), accepted=shrink_accepted(context))
 
 
@@ -137,7 +137,7 @@ def ml_models(
     with failing_fast(context):
         removals = look_up_missing_models(context, config, hub, catalog, listed_ids, fetched_at)
         result = catalog.merge(
-            litert_model_records.iter_frames(),
+            litert_model_records.iter_tables(),
             fetched_at=fetched_at,
             partition_key=context.partition_key,
             removals=removals,
@@ -152,13 +152,13 @@ def ml_models(
         )
     return dg.MaterializeResult(
         metadata=merge_metadata(result, litert_model_records.attrs, time.monotonic() - started, catalog.recent_syncs()),
-        check_results=ml_models_checks(catalog.engine(), listed_ids, result, removals, catalog.system_username),
+        check_results=ml_models_checks(catalog, listed_ids, result, removals),
     )
 
 
 def look_up_missing_models(
     context: dg.AssetExecutionContext, config: MlModelsConfig, hub: HubResource, catalog: CatalogResource,
-    listed_ids: list[str], fetched_at: datetime,
+    listed_ids: pa.Array, fetched_at: datetime,
 ) -> RemovalCheck:
     """Each synced model the listing lacks, looked up on its own; none when the merge will not mark any
     (a stale listing, or a suspicious shrink not accepted)."""

@@ -5,14 +5,14 @@ the assets' daily partitions. Each evaluation is a plain function of what the st
 """
 
 import dagster as dg
-import pandas as pd
-from sqlalchemy import Engine
+import pyarrow as pa
 
-from pocketai_pipeline.catalog.audit import listed_rows_owned_by_system_user, null_license_rows, synced_rows_vs_listing
+from pocketai_pipeline.catalog.audit import CatalogIds, listed_rows_owned_by_system_user, synced_rows_vs_listing
 from pocketai_pipeline.catalog.merge import MergeResult
+from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import MAX_REMOVED_FRACTION, is_suspicious_shrink
-from pocketai_pipeline.sync.validation import duplicate_ids, missing_required_fields
+from pocketai_pipeline.sync.validation import RecordsAudit
 
 EXAMPLES_SHOWN = 10
 
@@ -50,9 +50,9 @@ def shrink_check(active_synced: int, missing: int, *, accepted: bool) -> dg.Asse
     )
 
 
-def records_checks(records: pd.DataFrame) -> list[dg.AssetCheckResult]:
-    duplicates = duplicate_ids(records)
-    missing = missing_required_fields(records)
+def records_checks(audit: RecordsAudit) -> list[dg.AssetCheckResult]:
+    duplicates = audit.duplicate_ids()
+    missing = audit.missing
     return [
         dg.AssetCheckResult(check_name="records_have_unique_ids", passed=not duplicates,
                             metadata={"duplicates": len(duplicates), "examples": duplicates[:EXAMPLES_SHOWN]}),
@@ -62,21 +62,22 @@ def records_checks(records: pd.DataFrame) -> list[dg.AssetCheckResult]:
 
 
 def ml_models_checks(
-    engine: Engine, listed_ids: list[str], merge: MergeResult, removals: RemovalCheck, system_username: str
+    catalog: CatalogResource, listed_ids: pa.Array, merge: MergeResult, removals: RemovalCheck
 ) -> list[dg.AssetCheckResult]:
+    ids = catalog.catalog_ids()
     return [
-        match_listing_check(engine, listed_ids, merge, removals, system_username),
-        ownership_check(engine, listed_ids, merge, system_username),
-        license_check(engine),
+        match_listing_check(ids, listed_ids, merge, removals),
+        ownership_check(ids, listed_ids, merge),
+        license_check(catalog.null_license_rows()),
     ]
 
 
 def match_listing_check(
-    engine: Engine, listed_ids: list[str], merge: MergeResult, removals: RemovalCheck, system_username: str
+    catalog: CatalogIds, listed_ids: pa.Array, merge: MergeResult, removals: RemovalCheck
 ) -> dg.AssetCheckResult:
     if merge.stale:
         return not_compared("ml_models_match_listing")
-    missing, unlisted = synced_rows_vs_listing(engine, listed_ids, system_username)
+    missing, unlisted = synced_rows_vs_listing(catalog, listed_ids)
     unexpected = [hf_model_id for hf_model_id in unlisted if hf_model_id not in removals.unverified]
     return dg.AssetCheckResult(
         check_name="ml_models_match_listing",
@@ -91,17 +92,16 @@ def match_listing_check(
     )
 
 
-def ownership_check(engine: Engine, listed_ids: list[str], merge: MergeResult, system_username: str) -> dg.AssetCheckResult:
+def ownership_check(catalog: CatalogIds, listed_ids: pa.Array, merge: MergeResult) -> dg.AssetCheckResult:
     if merge.stale:
         return not_compared("ml_models_synced_rows_owned_by_system_user")
     reported = merge.created + merge.updated + merge.unchanged + merge.restored
-    owned = listed_rows_owned_by_system_user(engine, listed_ids, system_username)
+    owned = listed_rows_owned_by_system_user(catalog, listed_ids)
     return dg.AssetCheckResult(check_name="ml_models_synced_rows_owned_by_system_user", passed=owned == reported,
                                metadata={"reported_synced": reported, "owned_by_system_user": owned})
 
 
-def license_check(engine: Engine) -> dg.AssetCheckResult:
-    null_licenses = null_license_rows(engine)
+def license_check(null_licenses: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(check_name="ml_models_have_licenses", passed=null_licenses == 0,
                                metadata={"rows_without_license": null_licenses})
 

@@ -4,10 +4,11 @@
 (`s3://bucket/prefix`, `gs://bucket/prefix`), through Dagster's `UPathIOManager`. S3 takes its endpoint
 and credentials from the standard environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, …), as s3fs does.
 
-- `<base>/hf_litert_listing/<partition>.jsonl.gz`: gzip JSON lines, a header line (fetched_at, endpoint,
-  filters, pages, pages_by_filter, count) and then every Hub object exactly as sent. The pages are
-  compressed as they arrive into a local temp file; the header, known only after the last page, is
-  written in front of them as a gzip member of its own (readers see one stream).
+- `<base>/hf_litert_listing/<partition>.jsonl.zst`: zstd JSON lines (`zstdcat` reads them), a header line
+  (fetched_at, endpoint, filters, pages, pages_by_filter, count) and then every Hub object exactly as
+  sent. Each page is compressed as it arrives, as a zstd frame of its own, into a local temp file; the
+  header, known only after the last page, is written in front of them as one more frame (readers see
+  one stream).
 - `<base>/litert_model_records/<partition>.parquet`: the records in row groups, their `attrs` (listing
   provenance) in the file's key-value metadata.
 
@@ -16,7 +17,6 @@ storage as one upload that is aborted if anything fails. A missing partition is 
 """
 
 import errno
-import gzip
 import json
 import os
 import shutil
@@ -35,9 +35,10 @@ import pyarrow.parquet as pq
 from pydantic import Field
 from upath import UPath
 
-from pocketai_pipeline.hub.listing import HubListing, ListingStream, ListingSummary
+from pocketai_pipeline.hub.listing import HubListing, ListingStream, ListingSummary, json_text
 from pocketai_pipeline.settings import check_storage_url
-from pocketai_pipeline.sync.records import RECORD_COLUMNS, RECORD_DTYPES, records_frame
+from pocketai_pipeline.sync.normalize import CHUNK_LINES
+from pocketai_pipeline.sync.records import RECORD_COLUMNS, RECORD_SCHEMA, records_frame, records_frame_from_arrow
 
 ATTRS_KEY = b"pocketai.attrs"
 ROW_GROUP_ROWS = 50_000
@@ -130,18 +131,17 @@ def wants(context: dg.InputContext, cls: type) -> bool:
 
 # The listing ------------------------------------------------------------------------------------------
 
-
-def json_line(value: Any) -> bytes:
-    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+ZSTD = pa.Codec("zstd", compression_level=3)
+READ_BYTES = 8 * 2**20
 
 
 class StoredListing:
-    """A stored listing, read lazily: the header at once, the models one at a time when iterated."""
+    """A stored listing, read lazily: the header at once, the models a chunk of lines at a time."""
 
     def __init__(self, path: UPath):
         self.path = path
-        with self._lines() as lines:
-            self.summary = ListingSummary.from_header(json.loads(next(lines)))
+        with self._line_blocks() as blocks:
+            self.summary = ListingSummary.from_header(json.loads(next(blocks)[0]))
         self.fetched_at = self.summary.fetched_at
         self.endpoint = self.summary.endpoint
         self.filters = self.summary.filters
@@ -150,16 +150,38 @@ class StoredListing:
         self.count = self.summary.count
 
     @contextmanager
-    def _lines(self) -> Iterator[Iterator[bytes]]:
-        with self.path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as lines:
-            yield iter(lines)
+    def _line_blocks(self) -> Iterator[Iterator[list[bytes]]]:
+        """The decompressed lines (without their newline), a block of complete lines at a time."""
+        with self.path.open("rb") as raw, pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as stream:
+
+            def blocks() -> Iterator[list[bytes]]:
+                rest = b""
+                while block := stream.read(READ_BYTES):
+                    lines = (rest + block).split(b"\n")
+                    rest = lines.pop()
+                    if lines:
+                        yield lines
+                if rest:
+                    yield [rest]
+
+            yield blocks()
+
+    def iter_line_chunks(self, size: int = CHUNK_LINES) -> Iterator[list[bytes]]:
+        """The models' lines (JSON text as the Hub sent it), in listing order, `size` at a time."""
+        with self._line_blocks() as blocks:
+            chunk: list[bytes] = []
+            for index, lines in enumerate(blocks):
+                chunk.extend(lines[1:] if index == 0 else lines)  # the header line first
+                while len(chunk) >= size:
+                    yield chunk[:size]
+                    chunk = chunk[size:]
+            if chunk:
+                yield chunk
 
     def iter_models(self) -> Iterator[Any]:
         """Every stored JSON value, in listing order, exactly as the Hub sent it."""
-        with self._lines() as lines:
-            next(lines)
-            for line in lines:
-                yield json.loads(line)
+        for lines in self.iter_line_chunks():
+            yield from map(json.loads, lines)
 
     @property
     def models(self) -> "LazyModels":
@@ -184,16 +206,15 @@ class LazyModels:
 
 
 class ListingStore(PartitionStore):
-    extension = ".jsonl.gz"
+    extension = ".jsonl.zst"
 
     def dump_to_path(self, context: dg.OutputContext, obj: ListingStream | HubListing, path: UPath) -> None:
         with tempfile.TemporaryFile(prefix="pocketai-listing-") as staged:
-            with gzip.GzipFile(fileobj=staged, mode="wb", compresslevel=6) as models:
-                for page in obj.iter_pages():  # a page that cannot be fetched raises here: nothing is stored
-                    models.writelines(json_line(model) for model in page)
+            for page in obj.iter_pages():  # a page that cannot be fetched raises here: nothing is stored
+                staged.write(ZSTD.compress(b"".join(model + b"\n" for model in page), asbytes=True))
             staged.seek(0)
             with open_atomically(path) as out:
-                out.write(gzip.compress(json_line(obj.summary().header()), compresslevel=6))
+                out.write(ZSTD.compress(json_text(obj.summary().header()) + b"\n", asbytes=True))
                 shutil.copyfileobj(staged, out, 2**20)
 
     def get_metadata(self, context: dg.OutputContext, obj: ListingStream | HubListing) -> dict[str, Any]:
@@ -214,21 +235,6 @@ class ListingStore(PartitionStore):
 # The records ------------------------------------------------------------------------------------------
 
 
-def arrow_type(dtype: str) -> pa.DataType:
-    if dtype == "object":  # the list columns (tags, base_models, runtime_formats)
-        return pa.list_(pa.string())
-    return pa.array(pd.Series([], dtype=dtype)).type
-
-
-RECORDS_SCHEMA = pa.schema([pa.field(column, arrow_type(dtype)) for column, dtype in RECORD_DTYPES.items()])
-_PANDAS_TYPES = {
-    pa.string(): pd.StringDtype(),
-    pa.large_string(): pd.StringDtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
-
-
 @dataclass
 class RecordFrames:
     """Records as chunks, for the records IO manager to write one row group at a time.
@@ -236,11 +242,11 @@ class RecordFrames:
     `attrs` are read after the last frame, so a generator may fill them in as it goes.
     """
 
-    frames: Iterable[pd.DataFrame]
+    frames: Iterable[pd.DataFrame | pa.Table]
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def as_frames(obj: pd.DataFrame | RecordFrames | Iterable[pd.DataFrame]) -> tuple[Iterable[pd.DataFrame], Mapping]:
+def as_frames(obj: pd.DataFrame | RecordFrames | Iterable[pd.DataFrame]) -> tuple[Iterable[pd.DataFrame | pa.Table], Mapping]:
     """The chunks to write, and the attrs (a plain iterable of frames: theirs, later ones winning)."""
     if isinstance(obj, pd.DataFrame):
         return [obj], obj.attrs
@@ -250,22 +256,19 @@ def as_frames(obj: pd.DataFrame | RecordFrames | Iterable[pd.DataFrame]) -> tupl
 
     def frames() -> Iterator[pd.DataFrame]:
         for frame in obj:
-            attrs.update(frame.attrs)
+            attrs.update(getattr(frame, "attrs", {}))
             yield frame
 
     return frames(), attrs
 
 
-def to_arrow(frame: pd.DataFrame) -> pa.Table:
-    if tuple(frame.columns) != RECORD_COLUMNS:
-        raise ValueError(f"records have the columns {list(frame.columns)}, expected RECORD_COLUMNS {list(RECORD_COLUMNS)}")
-    return pa.Table.from_pandas(frame, schema=RECORDS_SCHEMA, preserve_index=False)
-
-
-def to_records_frame(table: pa.Table | pa.RecordBatch) -> pd.DataFrame:
-    """Exactly `RECORD_DTYPES`: missing values stay pd.NA (NaT for timestamps), timestamps UTC."""
-    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
-    return frame.astype({column: RECORD_DTYPES[column] for column in frame.columns})
+def to_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    columns = frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
+    if tuple(columns) != RECORD_COLUMNS:
+        raise ValueError(f"records have the columns {columns}, expected RECORD_COLUMNS {list(RECORD_COLUMNS)}")
+    if isinstance(frame, pa.Table):
+        return frame.cast(RECORD_SCHEMA)
+    return pa.Table.from_pandas(frame, schema=RECORD_SCHEMA, preserve_index=False)
 
 
 class StoredRecords:
@@ -282,16 +285,21 @@ class StoredRecords:
         with self.path.open("rb") as raw, pq.ParquetFile(raw) as parquet:
             yield parquet
 
-    def iter_frames(self, batch_size: int = ROW_GROUP_ROWS) -> Iterator[pd.DataFrame]:
-        """DataFrames of at most `batch_size` rows with exactly `RECORD_DTYPES`, in stored order."""
+    def iter_tables(self, batch_size: int = ROW_GROUP_ROWS) -> Iterator[pa.Table]:
+        """Arrow tables (`RECORD_SCHEMA`) of at most `batch_size` rows, in stored order."""
         with self._file() as parquet:
             for batch in parquet.iter_batches(batch_size=batch_size):
-                yield to_records_frame(batch)
+                yield pa.Table.from_batches([batch])
 
-    def ids(self) -> list[str]:
+    def iter_frames(self, batch_size: int = ROW_GROUP_ROWS) -> Iterator[pd.DataFrame]:
+        """DataFrames of at most `batch_size` rows with exactly `RECORD_DTYPES`, in stored order."""
+        for table in self.iter_tables(batch_size):
+            yield records_frame_from_arrow(table)
+
+    def ids(self) -> pa.Array:
         """The `hf_model_id` column alone."""
         with self._file() as parquet:
-            return parquet.read(columns=["hf_model_id"]).column(0).to_pylist()
+            return parquet.read(columns=["hf_model_id"]).column(0).combine_chunks()
 
     def to_frame(self) -> pd.DataFrame:
         """Every record in one DataFrame, with the attrs (for small uses and tests)."""
@@ -305,11 +313,12 @@ class RecordsStore(PartitionStore):
     extension = ".parquet"
 
     def dump_to_path(
-        self, context: dg.OutputContext, obj: pd.DataFrame | RecordFrames | Iterable[pd.DataFrame], path: UPath
+        self, context: dg.OutputContext, obj: pd.DataFrame | RecordFrames | Iterable[pd.DataFrame | pa.Table],
+        path: UPath,
     ) -> None:
         frames, attrs = as_frames(obj)
         with open_atomically(path) as out:
-            writer = pq.ParquetWriter(out, RECORDS_SCHEMA)
+            writer = pq.ParquetWriter(out, RECORD_SCHEMA)
             try:
                 for frame in frames:
                     writer.write_table(to_arrow(frame), row_group_size=ROW_GROUP_ROWS)

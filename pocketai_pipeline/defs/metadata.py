@@ -4,7 +4,7 @@ import dagster as dg
 
 from pocketai_pipeline.catalog.merge import MergeResult
 from pocketai_pipeline.sync.details import DetailsReport
-from pocketai_pipeline.sync.records import NormalizedListing
+from pocketai_pipeline.sync.normalize import NormalizedRecords
 
 REJECTS_SHOWN = 20
 CHANGED_IDS_SHOWN = 10
@@ -51,10 +51,10 @@ ML_MODEL_FILES_SCHEMA = dg.TableSchema(
 )
 
 
-def records_metadata(normalized: NormalizedListing) -> dict[str, object]:
+def records_metadata(normalized: NormalizedRecords) -> dict[str, object]:
     metadata: dict[str, object] = {
-        "dagster/row_count": len(normalized.records),
-        "records": len(normalized.records),
+        "dagster/row_count": normalized.records,
+        "records": normalized.records,
         "rejected": len(normalized.rejects),
         "skipped_private": normalized.skipped_private,
         "skipped_disabled": normalized.skipped_disabled,

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+import msgspec
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff, parse_ratelimit_headers
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -108,21 +109,13 @@ class HubClient:
         """The endpoint's URL for `path` (which starts with `/`)."""
         return f"{self.endpoint.rstrip('/')}{path}"
 
-    def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-        """Every page of a paginated Hub listing, following the absolute `Link: rel="next"` URLs."""
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[bytes]]:
+        """Every page of a paginated Hub listing, following the absolute `Link: rel="next"` URLs: each
+        page as the JSON text of its items, exactly as sent (`page_items`)."""
         url: str | None = self.url(path)
         while url is not None:
             response = self.listing_get(url, params)
-            try:
-                page = response.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                sent = response.headers.get("content-type", "no content type")
-                raise HubResponseError(
-                    f"GET {strip_query(url)} returned {sent}, not JSON: {response.content[:80]!r}"
-                ) from None
-            if not isinstance(page, list):
-                raise HubResponseError(f"GET {strip_query(url)} returned {type(page).__name__}, expected a JSON list")
-            yield page
+            yield page_items(response, strip_query(url))
             url, params = response.links.get("next", {}).get("url"), None  # the next URL carries the query
 
     def listing_get(self, url: str, params: dict[str, Any] | None) -> httpx2.Response:
@@ -141,6 +134,38 @@ class HubClient:
             )
         hf_raise_for_status(response)
         return response
+
+
+_JSON_LIST_OF_RAW = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def page_items(response: httpx2.Response, where: str) -> list[bytes]:
+    """The JSON text of each item of a listing page, one line each (newlines between tokens become spaces).
+
+    Checked to be a JSON list in UTF-8, without parsing the items into Python objects. What Python's
+    json reads but strict JSON does not (NaN, a lone surrogate) is kept as Python reads it.
+    """
+    body = response.content
+    try:
+        items = _JSON_LIST_OF_RAW.decode(body)
+        body.decode("utf-8")  # the raw items' strings are not checked by msgspec
+        return [bytes(item).replace(b"\n", b" ") for item in items]
+    except msgspec.ValidationError:
+        raise HubResponseError(f"GET {where} returned {_json_kind(body)}, expected a JSON list") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        pass
+    try:
+        page = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        sent = response.headers.get("content-type", "no content type")
+        raise HubResponseError(f"GET {where} returned {sent}, not JSON: {body[:80]!r}") from None
+    if not isinstance(page, list):
+        raise HubResponseError(f"GET {where} returned {type(page).__name__}, expected a JSON list")
+    return [json.dumps(item, separators=(",", ":")).encode() for item in page]
+
+
+def _json_kind(body: bytes) -> str:
+    return type(json.loads(body)).__name__
 
 
 def retry_wait(headers: httpx2.Headers, attempt: int) -> float:

@@ -1,10 +1,12 @@
 """The raw LiteRT listing: every model object exactly as the Hub sent it, plus how it was fetched.
 
 `stream_listing` fetches page by page while its consumer (the listing IO manager) writes each page,
-so memory stays flat however long the listing grows; `fetch_listing` collects the same pages into
-a `HubListing` in memory, for small uses and tests.
+so memory stays flat however long the listing grows; a page is the JSON text of each of its models,
+never parsed here. `fetch_listing` collects the same pages into a `HubListing` of parsed values in
+memory, for small uses and tests.
 """
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,8 +61,8 @@ class HubListing:
     pages: int
     pages_by_filter: dict[str, int] = field(default_factory=dict)
 
-    def iter_pages(self) -> Iterator[list[Any]]:
-        yield self.models
+    def iter_pages(self) -> Iterator[list[bytes]]:
+        yield [json_text(model) for model in self.models]
 
     def summary(self) -> ListingSummary:
         return ListingSummary(
@@ -83,21 +85,21 @@ class ListingStream:
         self.filters = filters
         self._summary: ListingSummary | None = None
         self._pages = self._fetch()
-        self._first: list[list[Any]] = []
+        self._first: list[list[bytes]] = []
         self._consumed = False
 
     def start(self) -> "ListingStream":
         self._first = [page for page in [next(self._pages, None)] if page is not None]
         return self
 
-    def iter_pages(self) -> Iterator[list[Any]]:
+    def iter_pages(self) -> Iterator[list[bytes]]:
         if self._consumed:
             raise RuntimeError("a ListingStream is fetched once; start a new one to fetch again")
         self._consumed = True
         yield from self._first
         yield from self._pages
 
-    def _fetch(self) -> Iterator[list[Any]]:
+    def _fetch(self) -> Iterator[list[bytes]]:
         pages_by_filter: dict[str, int] = {}
         count = 0
         for hub_filter in self.filters:
@@ -122,6 +124,14 @@ class ListingStream:
         return self._summary
 
 
+def json_text(value: Any) -> bytes:
+    """A JSON value as one line of UTF-8 (no newline); escaped to ASCII if a string cannot be UTF-8."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
 def parse_filters(value: str) -> tuple[str, ...]:
     """`POCKETAI_HF_FILTER`: a comma-separated list of Hub filters, synced as their union."""
     filters = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
@@ -138,7 +148,7 @@ def stream_listing(client: HubClient, filters: tuple[str, ...]) -> ListingStream
 def fetch_listing(client: HubClient, filters: tuple[str, ...]) -> HubListing:
     """The complete listing for every filter, in memory; raises if any page cannot be fetched."""
     stream = stream_listing(client, filters)
-    models = [model for page in stream.iter_pages() for model in page]
+    models = [json.loads(model) for page in stream.iter_pages() for model in page]
     summary = stream.summary()
     return HubListing(
         models=models,

@@ -111,14 +111,21 @@ def converter(field: str) -> Callable[[object], object]:
     return _KINDS[SYNCED_FIELDS[field]]
 
 
-def synced_table(records: pd.DataFrame) -> pa.Table:
-    """The synced fields of ``records`` as one canonical Arrow table (see the module docstring)."""
-    missing = [field for field in SYNCED_FIELDS if field not in records.columns]
+def synced_table(records: pd.DataFrame | pa.Table) -> pa.Table:
+    """The synced fields of ``records`` as one canonical Arrow table (see the module docstring).
+
+    An Arrow table of exactly these types (the stored records) is taken as it is."""
+    columns = records.column_names if isinstance(records, pa.Table) else records.columns
+    missing = [field for field in SYNCED_FIELDS if field not in columns]
     if missing:
         raise ValueError(f"records lack the columns {missing}; expected {list(SYNCED_FIELDS)}")
-    ids = records["hf_model_id"]
-    columns = [_column(records[field], kind, ids) for field, kind in SYNCED_FIELDS.items()]
-    table = pa.Table.from_arrays(columns, schema=SCHEMA)
+    if isinstance(records, pa.Table) and records.select(list(SYNCED_FIELDS)).schema.equals(SCHEMA):
+        table = records.select(list(SYNCED_FIELDS))
+    else:
+        if isinstance(records, pa.Table):
+            records = records.to_pandas()
+        ids = records["hf_model_id"]
+        table = pa.Table.from_arrays([_column(records[field], kind, ids) for field, kind in SYNCED_FIELDS.items()], schema=SCHEMA)
     if table.num_rows and table.column("hf_model_id").null_count:
         row = table.column("hf_model_id").is_null().to_numpy(zero_copy_only=False).argmax()
         raise ValueError(f"record at position {row} cannot be merged: it has no hf_model_id")

@@ -71,11 +71,8 @@ def _clean(value: str) -> str:
     return value.replace("\x00", "").strip()
 
 
-def _card_license(card_data: object) -> str | None:
-    """`cardData.license` when it is a non-blank string, or the first non-blank string of a list."""
-    if not isinstance(card_data, dict):
-        return None
-    declared = card_data.get("license")
+def card_license(declared: object) -> str | None:
+    """A card's `license`: itself when a non-blank string, or the first non-blank string of a list."""
     candidates = declared if isinstance(declared, list) else [declared]
     for candidate in candidates:
         if isinstance(candidate, str) and _clean(candidate):
@@ -97,15 +94,16 @@ def hub_license_id(card_data: object, tags: list[str]) -> str | None:
     A missing, blank or non-string card license counts as absent. NULs and surrounding
     whitespace are removed; case is kept (`license_type` ignores it).
     """
-    return _card_license(card_data) or _tag_license(tags)
+    return card_license(card_data.get("license") if isinstance(card_data, dict) else None) or _tag_license(tags)
 
 
 def license_name(card_data: object) -> str | None:
     """`cardData.license_name` trimmed (the name behind `license: other`, mostly); None when absent or blank."""
-    declared = card_data.get("license_name") if isinstance(card_data, dict) else None
-    if not isinstance(declared, str):
-        return None
-    return _clean(declared) or None
+    return card_license_name(card_data.get("license_name") if isinstance(card_data, dict) else None)
+
+
+def card_license_name(declared: object) -> str | None:
+    return (_clean(declared) or None) if isinstance(declared, str) else None
 
 
 def license_type(hub_license: str | None) -> str:

@@ -5,11 +5,11 @@ with a sentence naming the field and the problem; the record is then reported as
 and the rest of the listing still syncs.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
+import pyarrow as pa
 
 from pocketai_pipeline.sync.files import runtime_formats
 from pocketai_pipeline.sync.licenses import hub_license_id, license_name, license_type
@@ -36,6 +36,21 @@ RECORD_DTYPES: dict[str, str] = {
 }
 RECORD_COLUMNS = tuple(RECORD_DTYPES)
 
+
+def _arrow_type(dtype: str) -> pa.DataType:
+    if dtype == "object":  # the list columns (tags, base_models, runtime_formats)
+        return pa.list_(pa.string())
+    return pa.array(pd.Series([], dtype=dtype)).type
+
+
+RECORD_SCHEMA = pa.schema([pa.field(column, _arrow_type(dtype)) for column, dtype in RECORD_DTYPES.items()])
+_PANDAS_TYPES = {
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
 HUB_URL = "https://huggingface.co"
 _BIGINT_MAX = 2**63 - 1
 _GATED_MODES = {True: True, False: False, "auto": True, "manual": True}
@@ -48,18 +63,6 @@ class Reject:
 
     hf_model_id: str | None
     reason: str
-
-
-@dataclass(frozen=True)
-class NormalizedListing:
-    records: pd.DataFrame
-    """One row per synced model, columns `RECORD_COLUMNS` with `RECORD_DTYPES`, sorted by `hf_model_id`."""
-    rejects: list[Reject]
-    """Malformed items, in listing order."""
-    skipped_private: int
-    skipped_disabled: int
-    duplicates: int
-    """Extra copies of an id that were dropped."""
 
 
 class _InvalidField(ValueError):
@@ -164,15 +167,24 @@ def _base_models(item: dict, tags: list[str]) -> list[str]:
     Tags with a relation (`base_model:quantized:<id>`) are not read; repeats are dropped, order kept.
     """
     card_data = item.get("cardData")
-    declared = card_data.get("base_model") if isinstance(card_data, dict) else None
-    candidates = declared if isinstance(declared, list) else [declared]
-    from_card = [_strip_nul(value).strip() for value in candidates if isinstance(value, str)]
+    from_card = card_base_models(card_data.get("base_model") if isinstance(card_data, dict) else None)
+    if from_card is not None:
+        return from_card
     from_tags = [
         tag.removeprefix(_BASE_MODEL_TAG_PREFIX).strip()
         for tag in tags
         if tag.startswith(_BASE_MODEL_TAG_PREFIX) and ":" not in tag.removeprefix(_BASE_MODEL_TAG_PREFIX)
     ]
-    return list(dict.fromkeys(value for value in (from_card if any(from_card) else from_tags) if value))
+    return list(dict.fromkeys(value for value in from_tags if value))
+
+
+def card_base_models(declared: object) -> list[str] | None:
+    """The base models a card's `base_model` names, or None when it names none (the tags are read then)."""
+    candidates = declared if isinstance(declared, list) else [declared]
+    from_card = [_strip_nul(value).strip() for value in candidates if isinstance(value, str)]
+    if not any(from_card):
+        return None
+    return list(dict.fromkeys(value for value in from_card if value))
 
 
 def _file_names(item: dict) -> list[str]:
@@ -211,14 +223,6 @@ def _record(item: dict, model_id: str) -> dict[str, object]:
     }
 
 
-def _is_newer_or_same(candidate: dict[str, object], kept: dict[str, object]) -> bool:
-    """Whether a later copy of the same id replaces the kept one: unknown `lastModified` is oldest."""
-    candidate_time, kept_time = candidate["hf_last_modified"], kept["hf_last_modified"]
-    if kept_time is None:
-        return True
-    return candidate_time is not None and candidate_time >= kept_time
-
-
 def records_frame(records: list[dict[str, object]]) -> pd.DataFrame:
     """A frame of `RECORD_COLUMNS` with `RECORD_DTYPES`, one row per record dict, in the given order."""
     return pd.DataFrame(
@@ -229,49 +233,50 @@ def records_frame(records: list[dict[str, object]]) -> pd.DataFrame:
     )
 
 
-def normalize_listing(raw_models: Iterable[object]) -> NormalizedListing:
-    """Validate, clean and de-duplicate the raw Hub listing.
+def records_frame_from_arrow(table: pa.Table | pa.RecordBatch) -> pd.DataFrame:
+    """Exactly `RECORD_DTYPES`: missing values stay pd.NA (NaT for timestamps), timestamps UTC."""
+    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    return frame.astype({column: RECORD_DTYPES[column] for column in frame.columns})
 
-    Private and disabled models are skipped and counted. A malformed item becomes a `Reject`.
-    When an id appears more than once (a model listed under several filters, or pages shifting
-    while the Hub is paginated), the copy with the newest `lastModified` is kept, the later copy
-    on a tie; a model skipped or rejected is counted once however often it is listed.
+
+class ItemNormalizer:
+    """Validates and cleans listing items one at a time, counting what it skips and rejects.
+
+    The definition of a record: the columnar reader (`sync.columnar_records`) parses the plain items
+    of a listing faster, and leaves everything else to this. Private and disabled models are skipped
+    and counted; a malformed item becomes a `Reject`. An item skipped or rejected is counted once
+    however often it is listed.
     """
-    kept_by_id: dict[str, dict[str, object]] = {}
-    rejects: list[Reject] = []
-    not_kept: set[tuple[str, str]] = set()  # (identity, why): what was skipped or rejected already
-    skipped_private = skipped_disabled = duplicates = 0
-    for item in raw_models:
+
+    def __init__(self) -> None:
+        self.rejects: list[Reject] = []
+        self.skipped_private = 0
+        self.skipped_disabled = 0
+        self._not_kept: set[tuple[str, str]] = set()  # (identity, why): what was skipped or rejected already
+
+    def record(self, item: object) -> dict[str, object] | None:
+        """The item's record, or None when it is skipped or rejected."""
         if not isinstance(item, dict):
-            rejects.append(Reject(None, f"listing item is {type(item).__name__} {item!r}, expected a JSON object"))
-            continue
+            self.rejects.append(Reject(None, f"listing item is {type(item).__name__} {item!r}, expected a JSON object"))
+            return None
         model_id = None
         identity = repr((item.get("_id"), item.get("id"), item.get("modelId")))
         try:
             if _flag(item, "private") or _flag(item, "disabled"):
                 why = "private" if item.get("private") else "disabled"
-                if (identity, why) not in not_kept:
-                    not_kept.add((identity, why))
-                    skipped_private += why == "private"
-                    skipped_disabled += why == "disabled"
-                continue
+                if self._first_time(identity, why):
+                    self.skipped_private += why == "private"
+                    self.skipped_disabled += why == "disabled"
+                return None
             model_id = _model_id(item)
-            record = _record(item, model_id)
+            return _record(item, model_id)
         except _InvalidField as invalid:
-            if (identity, str(invalid)) not in not_kept:
-                not_kept.add((identity, str(invalid)))
-                rejects.append(Reject(model_id, str(invalid)))
-            continue
-        kept = kept_by_id.get(model_id)
-        if kept is not None:
-            duplicates += 1
-            if not _is_newer_or_same(record, kept):
-                continue
-        kept_by_id[model_id] = record
-    return NormalizedListing(
-        records=records_frame([kept_by_id[model_id] for model_id in sorted(kept_by_id)]),
-        rejects=rejects,
-        skipped_private=skipped_private,
-        skipped_disabled=skipped_disabled,
-        duplicates=duplicates,
-    )
+            if self._first_time(identity, str(invalid)):
+                self.rejects.append(Reject(model_id, str(invalid)))
+            return None
+
+    def _first_time(self, identity: str, why: str) -> bool:
+        if (identity, why) in self._not_kept:
+            return False
+        self._not_kept.add((identity, why))
+        return True
