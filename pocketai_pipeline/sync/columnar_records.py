@@ -191,7 +191,7 @@ def _repeated(element_rows: np.ndarray, values: pa.Array) -> np.ndarray:
     """The rows in which some value appears twice."""
     if not len(values):
         return np.zeros(0, dtype=np.int64)
-    codes = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = pc.fill_null(pc.dictionary_encode(values).indices, 0).to_numpy().astype(np.int64)  # null: not plain anyway
     keys = np.sort(element_rows * (int(codes.max()) + 1) + codes)
     return keys[1:][keys[1:] == keys[:-1]] // (int(codes.max()) + 1)
 
