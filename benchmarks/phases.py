@@ -2,8 +2,9 @@
 
     python -m benchmarks.phases --endpoint URL --database-url URL --partition 2026-12-01
 
-fetch (``stream_listing``, every page parsed, held in memory), normalize (``normalize_listing``), lookups
-(the removal candidates, each looked up on its own as the ``ml_models`` asset does: rule 7), merge
+fetch (``stream_listing``: every page checked and held in memory as the JSON text of its models),
+normalize (``normalize_lines``: both passes, the records as Arrow tables in memory), lookups (the
+removal candidates, each looked up on its own as the ``ml_models`` asset does: rule 7), merge
 (``merge_records``). Prints one JSON line. The database is migrated before (by the bench).
 """
 
@@ -23,7 +24,7 @@ from pocketai_pipeline.catalog.schema import SYSTEM_USERNAME
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.removals import check_removals
 from pocketai_pipeline.hub.listing import stream_listing
-from pocketai_pipeline.sync.normalize import normalize_listing
+from pocketai_pipeline.sync.normalize import CHUNK_LINES, normalize_lines
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import is_suspicious_shrink
 
@@ -35,14 +36,16 @@ def phases(endpoint: str, database_url: str, partition: str) -> dict:
 
     started = time.perf_counter()
     stream = stream_listing(client, filters).start()
-    models = [model for page in stream.iter_pages() for model in page]
+    lines = [model for page in stream.iter_pages() for model in page]
     fetched_at = stream.summary().fetched_at
     fetched = time.perf_counter()
-    records = normalize_listing(models).records
-    del models
-    normalized = time.perf_counter()
+    chunks = (lines[start : start + CHUNK_LINES] for start in range(0, len(lines), CHUNK_LINES))
+    with normalize_lines(chunks) as normalized:
+        records = list(normalized.tables())
+        listed_ids = normalized.ids()
+    del lines
+    normalized_at = time.perf_counter()
 
-    listed_ids = records["hf_model_id"].tolist()
     active, missing = missing_synced_models(engine, listed_ids, SYSTEM_USERNAME)
     removals = RemovalCheck()
     if missing and not is_suspicious_shrink(active, len(missing)):
@@ -53,10 +56,10 @@ def phases(endpoint: str, database_url: str, partition: str) -> dict:
     merged = time.perf_counter()
     engine.dispose()
     return {
-        "records": len(records),
+        "records": len(listed_ids),
         "fetch_seconds": fetched - started,
-        "normalize_seconds": normalized - fetched,
-        "lookup_seconds": looked_up - normalized,
+        "normalize_seconds": normalized_at - fetched,
+        "lookup_seconds": looked_up - normalized_at,
         "lookups": len(missing) if removals.confirmed or removals.unverified else 0,
         "merge_seconds": merged - looked_up,
         "created": result.created, "updated": result.updated, "unchanged": result.unchanged,

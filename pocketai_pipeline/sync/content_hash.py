@@ -104,6 +104,8 @@ SYNCED_FIELDS: dict[str, pa.DataType] = {
     "runtime_formats": TEXT_LIST,
 }
 SCHEMA = pa.schema(list(SYNCED_FIELDS.items()))
+# The same fields as the records step stores them (pandas' "string" dtype is Arrow's large_string).
+_STORED_SCHEMA = pa.schema([(name, pa.large_string() if kind == TEXT else kind) for name, kind in SYNCED_FIELDS.items()])
 
 
 def converter(field: str) -> Callable[[object], object]:
@@ -119,8 +121,8 @@ def synced_table(records: pd.DataFrame | pa.Table) -> pa.Table:
     missing = [field for field in SYNCED_FIELDS if field not in columns]
     if missing:
         raise ValueError(f"records lack the columns {missing}; expected {list(SYNCED_FIELDS)}")
-    if isinstance(records, pa.Table) and records.select(list(SYNCED_FIELDS)).schema.equals(SCHEMA):
-        table = records.select(list(SYNCED_FIELDS))
+    if isinstance(records, pa.Table) and records.select(list(SYNCED_FIELDS)).schema.equals(_STORED_SCHEMA):
+        table = records.select(list(SYNCED_FIELDS)).cast(SCHEMA)
     else:
         if isinstance(records, pa.Table):
             records = records.to_pandas()
