@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,8 +67,7 @@ class HubClient:
         """Like `get`, but the last response is returned whatever its status (after the bounded retries)."""
         # token=False, never None: None makes huggingface_hub send a token found on the machine.
         token = self.token if self.token and same_origin(url, self.endpoint) else False
-        headers = build_hf_headers(token=token, library_name="pocketai-pipeline",
-                                   library_version=version("pocketai_pipeline"))
+        headers = build_hf_headers(token=token, library_name="pocketai-pipeline", library_version=library_version())
         waited = 0.0
         for attempt in range(self.max_retries + 1):
             last_try = attempt == self.max_retries
@@ -137,6 +137,12 @@ class HubClient:
 
 
 _JSON_LIST_OF_RAW = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+@cache
+def library_version() -> str:
+    """This package's version, for the user agent (read once: importlib.metadata parses a file each time)."""
+    return version("pocketai_pipeline")
 
 
 def page_items(response: httpx2.Response, where: str) -> list[bytes]:
