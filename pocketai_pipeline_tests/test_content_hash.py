@@ -7,8 +7,17 @@ import pandas as pd
 import pytest
 
 from pocketai_pipeline.catalog.merge import STAGED_COLUMNS
-from pocketai_pipeline.sync.content_hash import HASH_BYTES, SYNCED_FIELDS, content_hashes, synced_table
+from pocketai_pipeline.sync.content_hash import (
+    HASH_BYTES,
+    SYNCED_FIELDS,
+    content_hashes,
+    row_hashes,
+    staged_form,
+    synced_table,
+)
+from pocketai_pipeline.sync.normalize import normalize_listing
 from pocketai_pipeline.sync.records import RECORD_DTYPES
+from pocketai_pipeline_tests.synthetic import edge_case_models, synthetic_listing
 
 BASE: dict[str, object] = {
     "hf_model_id": "litert-community/model",
@@ -161,3 +170,10 @@ def test_the_canonical_table_keeps_every_value():
     assert row["tags"] == ["a,\"b\"", "{c}", "back\\slash", "NULL"]
     assert row["likes"] is None and row["downloads"] == 10
     assert row["hf_last_modified"] == datetime(2024, 6, 1, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+def test_the_staged_form_hashes_as_the_synced_table():
+    records = normalize_listing(synthetic_listing(50) + edge_case_models()).records
+    table = synced_table(records)
+
+    assert row_hashes(staged_form(table)) == row_hashes(table)

@@ -35,7 +35,6 @@ from datetime import datetime
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine
 
 from pocketai_pipeline.catalog.queries import query
@@ -46,9 +45,9 @@ from pocketai_pipeline.sync.content_hash import (
     SYNCED_FIELDS,
     TEXT_LIST,
     TIMESTAMP,
-    array_literals,
     converter,
     row_hashes,
+    staged_form,
     synced_table,
 )
 from pocketai_pipeline.sync.removals import RemovalCheck
@@ -252,7 +251,7 @@ def _read_catalog(conn: Connection, system_username: str) -> dict[str, bytes]:
 
 def _stage_chunk(conn: Connection, staging: _Staging, chunk: pd.DataFrame | pa.Table) -> None:
     """Convert and hash one chunk, and COPY those of its records that differ from the catalog."""
-    table = synced_table(chunk)
+    table = staged_form(synced_table(chunk))
     hashes = row_hashes(table)
     ids = table.column("hf_model_id").to_pylist()
     if len(set(ids)) != len(ids) or not staging.listed.keys().isdisjoint(ids):
@@ -278,14 +277,8 @@ def _stage_chunk(conn: Connection, staging: _Staging, chunk: pd.DataFrame | pa.T
 
 
 def _copy(conn: Connection, table: pa.Table, hashes: list[bytes]) -> None:
-    """One binary COPY of ``table`` (a synced_table) and its hashes into hf_listing_stage."""
-    columns = []
-    for column in table.columns:
-        if column.type == TEXT_LIST:
-            column = array_literals(column)
-        elif column.type == TIMESTAMP:
-            column = pc.cast(column, INTEGER)
-        columns.append(column.to_pylist())
+    """One binary COPY of ``table`` (a staged_form) and its hashes into hf_listing_stage."""
+    columns = [column.to_pylist() for column in table.columns]
     columns.append(hashes)
     with conn.connection.driver_connection.cursor() as cursor, cursor.copy(query("copy_listing_stage").text) as copy:
         copy.set_types(_STAGE_TYPES)

@@ -193,8 +193,22 @@ def canonical_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return column
 
 
+def staged_form(table: pa.Table) -> pa.Table:
+    """A ``synced_table`` as the merge stages it: lists as array literals, timestamps as microseconds.
+
+    Its ``row_hashes`` are those of the ``synced_table`` (each value's canonical text is the same)."""
+    columns = []
+    for column in table.columns:
+        if column.type == TEXT_LIST:
+            column = array_literals(column)
+        elif column.type == TIMESTAMP:
+            column = pc.cast(column, INTEGER)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
 def row_hashes(table: pa.Table) -> list[bytes]:
-    """The content hash (16 bytes) of every row of a ``synced_table``."""
+    """The content hash (16 bytes) of every row of a ``synced_table`` (or of its ``staged_form``)."""
     if not table.num_rows:
         return []
     tokens = []
