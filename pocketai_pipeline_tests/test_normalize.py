@@ -14,6 +14,7 @@ import pytest
 from pocketai_pipeline.hub.listing import json_text
 from pocketai_pipeline.sync import normalize
 from pocketai_pipeline.sync.columnar_records import Refused, columnar_records
+from pocketai_pipeline.sync.json_lines import JsonLines
 from pocketai_pipeline.sync.normalize import normalize_lines, normalize_listing
 from pocketai_pipeline.sync.records import RECORD_COLUMNS, ItemNormalizer
 from pocketai_pipeline_tests.synthetic import app_ready_edge_models, edge_case_models, synthetic_listing
@@ -71,10 +72,10 @@ def definition(item: object) -> dict | None:
 def columnar(item: object) -> dict | None:
     """The columnar reader's record of one item, or None when it leaves the item to the definition."""
     try:
-        table, others = columnar_records([json_text(item)])
+        table, others = columnar_records(JsonLines.join([json_text(item)]))
     except Refused:
         return None
-    if others:
+    if len(others):
         return None
     [row] = table.drop_columns(["line"]).to_pylist()
     return row
@@ -100,9 +101,9 @@ def test_what_the_columnar_reader_vouches_for_is_what_the_definition_gives(item)
 def test_plain_hub_objects_are_all_read_column_by_column():
     lines = [json_text(model) for model in synthetic_listing(500)]
 
-    table, others = columnar_records(lines)
+    table, others = columnar_records(JsonLines.join(lines))
 
-    assert others == [] and table.num_rows == 500
+    assert len(others) == 0 and table.num_rows == 500
     assert table.column("line").to_pylist() == list(range(500))
 
 
@@ -133,7 +134,7 @@ def test_a_refused_line_costs_only_a_small_chunk_of_one_by_one_parsing():
     lines = [json_text(model) for model in models]
     items = CountingNormalizer()
 
-    table = normalize._chunk_records(lines, 0, items)
+    table = normalize._chunk_records(JsonLines.join(lines), 0, items)
 
     assert items.calls <= normalize.SMALLEST_COLUMNAR_CHUNK
     assert [reject.hf_model_id for reject in items.rejects] == [models[617]["id"]]
@@ -148,7 +149,7 @@ def test_duplicates_across_chunks_are_dropped_as_in_one_chunk_and_the_spool_is_d
     listing = models + [newer, models[5], {**models[7], "lastModified": None}]
     lines = [json_text(model) for model in listing]
 
-    with normalize_lines([lines[i : i + 4] for i in range(0, len(lines), 4)]) as normalized:
+    with normalize_lines([JsonLines.join(lines[i : i + 4]) for i in range(0, len(lines), 4)]) as normalized:
         spool = Path(normalized.spool)
         tables = list(normalized.tables())
         ids = normalized.ids().to_pylist()

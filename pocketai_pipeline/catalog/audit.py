@@ -5,15 +5,13 @@ The catalog's ids are read once, with COPY, into Arrow (`catalog_ids`); the ques
 functions of that table and the listed ids, so a listing of a million ids is never sent as a parameter.
 """
 
-import io
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 from sqlalchemy import Engine
 
-from pocketai_pipeline.catalog.queries import query
+from pocketai_pipeline.catalog.queries import copy_to_arrow, query
 from pocketai_pipeline.catalog.schema import SYSTEM_USERNAME
 
 _CATALOG_IDS_SCHEMA = pa.schema([("hf_model_id", pa.string()), ("author_id", pa.int64()), ("removed", pa.bool_())])
@@ -36,24 +34,9 @@ class CatalogIds:
 def catalog_ids(engine: Engine, system_username: str) -> CatalogIds:
     with engine.connect() as conn:
         system_user_id = conn.execute(query("find_user"), {"username": system_username}).scalar()
-        copy_sql = f"COPY ({query('catalog_ids').text}) TO STDOUT WITH (FORMAT csv)"
-        buffer = io.BytesIO()
-        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for block in copy:
-                buffer.write(block)
-    if not buffer.tell():
-        return CatalogIds(pa.array([], pa.string()), pa.array([], pa.bool_()), pa.array([], pa.bool_()))
-    table = pcsv.read_csv(
-        io.BytesIO(buffer.getvalue()),
-        read_options=pcsv.ReadOptions(column_names=_CATALOG_IDS_SCHEMA.names),
-        parse_options=pcsv.ParseOptions(newlines_in_values=True),
-        convert_options=pcsv.ConvertOptions(
-            column_types=_CATALOG_IDS_SCHEMA, true_values=["t"], false_values=["f"], strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+        table = copy_to_arrow(conn, query("catalog_ids").text, _CATALOG_IDS_SCHEMA)
     author = table.column("author_id").combine_chunks()
-    owned = pc.equal(author, system_user_id) if system_user_id is not None else pa.array([False] * len(author))
+    owned = pc.equal(author, system_user_id) if system_user_id is not None else pa.array([False] * len(author), pa.bool_())
     return CatalogIds(
         ids=table.column("hf_model_id").combine_chunks(),
         system_owned=pc.fill_null(owned, False),

@@ -27,17 +27,19 @@ confirmed it (``RemovalCheck``, made before the merge).
 
 import itertools
 import logging
-import operator
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine
 
-from pocketai_pipeline.catalog.queries import query
+from pocketai_pipeline.catalog.queries import copy_to_arrow, query
 from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, ensure_system_user
 from pocketai_pipeline.sync.content_hash import (
     BOOLEAN,
@@ -68,10 +70,9 @@ _STAGE_TYPES = [
     for kind in SYNCED_FIELDS.values()
 ] + ["bytea"]
 
-# What the catalog read says of a row, besides its stored hash (16 bytes, never equal to these).
-_NO_HASH = b""  # the system user's active row, synced before hashes were kept
-_REMOVED = b"removed"  # the system user's row, marked removed upstream
-_NOT_OWNED = b"not owned"  # someone else's row (rule 6)
+_CATALOG_STATE_SCHEMA = pa.schema(
+    [("hf_model_id", pa.string()), ("hf_sync_hash", pa.string()), ("author_id", pa.int64()), ("removed", pa.bool_())]
+)
 
 
 @dataclass(frozen=True)
@@ -104,17 +105,52 @@ class MergeResult:
     restored_ids: list[str]
 
 
+@dataclass(frozen=True)
+class _CatalogState:
+    """What the merge needs to know of each catalog row with a Hub id (one COPY into Arrow)."""
+
+    ids: pa.Array
+    hashes: pa.Array
+    """The stored content hash (hex), null for a row synced before hashes were kept."""
+    owned: np.ndarray
+    """Owned by the system user (rule 6)."""
+    removed: np.ndarray
+    """Marked removed upstream (rule 7)."""
+
+    def active_synced(self) -> pa.Array:
+        return self.ids.filter(pa.array(self.owned & ~self.removed))
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        # A dict, built once: Arrow's index_in would hash every catalog id again for each chunk.
+        return {hf_model_id: position for position, hf_model_id in enumerate(self.ids.to_pylist())}
+
+    def states(self, ids: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray]:
+        """For each of `ids`: (whether it has a row, its hash, owned, removed); for no row: null, False, False."""
+        at = np.fromiter(map(self._positions.get, ids.to_pylist(), itertools.repeat(-1)), dtype=np.int64, count=len(ids))
+        known = at >= 0
+        hashes = pc.take(self.hashes, pa.array(at, mask=~known)) if len(self.ids) else pa.nulls(len(ids), pa.string())
+        at[~known] = 0
+        if not len(self.ids):
+            return known, hashes, known.copy(), known.copy()
+        return known, hashes, self.owned[at] & known, self.removed[at] & known
+
+
 @dataclass
 class _Staging:
     """What reading the listing against the catalog found, and what it put in the stage."""
 
-    catalog: dict[str, bytes]
-    """hf_model_id → stored hash, or one of _NO_HASH, _REMOVED, _NOT_OWNED."""
-    listed: dict[str, bool] = field(default_factory=dict)
-    """Every listed hf_model_id → whether it was staged."""
+    catalog: _CatalogState
+    listed: list[pa.Array] = field(default_factory=list)
+    """The listed ids, chunk by chunk."""
+    unstaged: list[pa.Array] = field(default_factory=list)
+    """The listed ids that were not staged, chunk by chunk."""
     staged: int = 0
     not_owned: int = 0
     """Listed models owned by someone else (never staged)."""
+
+    def listed_ids(self) -> pa.Array:
+        return pa.concat_arrays(self.listed) if self.listed else pa.array([], pa.string())
 
 
 def staged_rows(records: pd.DataFrame) -> Iterator[tuple[object, ...]]:
@@ -161,8 +197,11 @@ def merge_records(
         staging = _Staging(catalog=_read_catalog(conn, system_username))
         for chunk in _chunks(records):  # bad records fail here, before the merge lock is taken
             _stage_chunk(conn, staging, chunk)
-        logger.info("merge staged %d of %d listed records", staging.staged, len(staging.listed),
-                    extra={"staged": staging.staged, "listed": len(staging.listed)})
+        listed_ids = staging.listed_ids()
+        _refuse_duplicates(listed_ids)
+        listed = len(listed_ids)
+        logger.info("merge staged %d of %d listed records", staging.staged, listed,
+                    extra={"staged": staging.staged, "listed": listed})
 
         conn.execute(query("lock_merge"))
         newest_applied = conn.execute(query("newest_applied_fetched_at")).scalar()
@@ -176,11 +215,9 @@ def merge_records(
 
         system_user_id = ensure_system_user(conn, system_username, system_email)
         owner = {"system_user_id": system_user_id}
-        active = [
-            hf_model_id for hf_model_id, state in staging.catalog.items() if state is not _REMOVED and state is not _NOT_OWNED
-        ]
+        active = staging.catalog.active_synced()
         active_synced = len(active)
-        would_remove = active_synced - sum(map(staging.listed.__contains__, active))
+        would_remove = active_synced - (pc.sum(pc.is_in(active, value_set=listed_ids)).as_py() or 0)
         skipped_not_owned = staging.not_owned
         created_ids, rewritten = [], []
         if staging.staged:
@@ -189,14 +226,14 @@ def merge_records(
             rewritten = conn.execute(query("update_changed_models"), owner).all()
         suspicious = is_suspicious_shrink(active_synced, would_remove, max_removed_fraction)
         removal_blocked = suspicious and not accept_shrink
-        unlisted_confirmed = [hf_model_id for hf_model_id in removals.confirmed if hf_model_id not in staging.listed]
+        confirmed = pa.array(list(removals.confirmed), pa.string())
+        unlisted_confirmed = confirmed.filter(pc.invert(pc.is_in(confirmed, value_set=listed_ids))).to_pylist()
         removed_ids = [] if removal_blocked or not unlisted_confirmed else conn.execute(
             query("mark_removed_models"), owner | {"unlisted_confirmed_ids": unlisted_confirmed}
         ).scalars().all()
 
         restored_ids = [hf_model_id for hf_model_id, restored in rewritten if restored]
         updated_ids = [hf_model_id for hf_model_id, restored in rewritten if not restored]
-        listed = len(staging.listed)
         result = MergeResult(
             created=len(created_ids),
             updated=len(updated_ids),
@@ -231,44 +268,41 @@ def _chunks(records: pd.DataFrame | pa.Table | Iterable[pd.DataFrame | pa.Table]
         yield records[start : start + CHUNK_ROWS] if isinstance(records, pa.Table) else records.iloc[start : start + CHUNK_ROWS]
 
 
-def _read_catalog(conn: Connection, system_username: str) -> dict[str, bytes]:
-    """hf_model_id → what the merge needs to know of its row (see _NO_HASH, _REMOVED, _NOT_OWNED).
-
-    Streamed through a server-side cursor, a chunk of rows at a time (psycopg's own rows: cheaper
-    than SQLAlchemy's at a million).
-    """
+def _read_catalog(conn: Connection, system_username: str) -> _CatalogState:
+    """Every catalog row with a Hub id: its stored hash, whether it is the system user's, whether removed."""
     system_user_id = conn.execute(query("find_user"), {"username": system_username}).scalar()
-    catalog = {}
-    with conn.connection.driver_connection.cursor(name="hf_catalog_sync_state") as cursor:
-        cursor.execute(query("catalog_sync_state").text)
-        while rows := cursor.fetchmany(CHUNK_ROWS):
-            for hf_model_id, sync_hash, author_id, removed in rows:
-                catalog[hf_model_id] = (
-                    _NOT_OWNED if author_id != system_user_id else _REMOVED if removed else sync_hash or _NO_HASH
-                )
-    return catalog
+    table = copy_to_arrow(conn, query("catalog_sync_state").text, _CATALOG_STATE_SCHEMA)
+    authors = table.column("author_id").to_numpy()
+    return _CatalogState(
+        ids=table.column("hf_model_id").combine_chunks(),
+        hashes=table.column("hf_sync_hash").combine_chunks(),
+        owned=authors == system_user_id if system_user_id is not None else np.zeros(len(authors), dtype=bool),
+        removed=table.column("removed").to_numpy(),
+    )
+
+
+def _refuse_duplicates(listed_ids: pa.Array) -> None:
+    if pc.count_distinct(listed_ids).as_py() == len(listed_ids):
+        return
+    counts = pc.value_counts(listed_ids)
+    twice = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")[0].as_py()
+    raise ValueError(f"record {twice!r} cannot be merged: the listing has it twice")
 
 
 def _stage_chunk(conn: Connection, staging: _Staging, chunk: pd.DataFrame | pa.Table) -> None:
     """Convert and hash one chunk, and COPY those of its records that differ from the catalog."""
     table = staged_form(synced_table(chunk))
     hashes = row_hashes(table)
-    ids = table.column("hf_model_id").to_pylist()
-    if len(set(ids)) != len(ids) or not staging.listed.keys().isdisjoint(ids):
-        seen = set(staging.listed)
-        twice = next(hf_model_id for hf_model_id in ids if hf_model_id in seen or seen.add(hf_model_id))
-        raise ValueError(f"record {twice!r} cannot be merged: the listing has it twice")
-    states = list(map(staging.catalog.get, ids))
-    # New (None), marked removed, synced before hashes (b""), or another hash: staged.
-    staged = list(map(operator.ne, states, hashes))
-    if _NOT_OWNED in states:
-        for position, state in enumerate(states):
-            if state is _NOT_OWNED:
-                staged[position] = False
-                staging.not_owned += 1
-    staging.listed.update(zip(ids, staged))
-    positions = list(itertools.compress(range(len(ids)), staged))
-    if not positions:
+    ids = table.column("hf_model_id").combine_chunks()
+    known, stored, owned, removed = staging.catalog.states(ids)
+    # New, marked removed, synced before hashes (no stored hash), or another hash: staged (if owned).
+    differs = pc.fill_null(pc.not_equal(stored, pa.array([digest.hex() for digest in hashes], pa.string())), True)
+    staged = ~known | (owned & (removed | differs.to_numpy(zero_copy_only=False)))
+    staging.not_owned += int((known & ~owned).sum())
+    staging.listed.append(ids)
+    staging.unstaged.append(ids.filter(pa.array(~staged)))
+    positions = np.flatnonzero(staged)
+    if not len(positions):
         return
     if not staging.staged:
         conn.execute(query("create_listing_stage"))
@@ -289,11 +323,16 @@ def _copy(conn: Connection, table: pa.Table, hashes: list[bytes]) -> None:
 def _read_catalog_again(conn: Connection, staging: _Staging, system_username: str) -> None:
     """After another merge committed meanwhile: the catalog as it is now, if no unstaged record needs more."""
     catalog = _read_catalog(conn, system_username)
-    for hf_model_id, staged in staging.listed.items():
-        if not staged and catalog.get(hf_model_id) != staging.catalog[hf_model_id]:
-            raise RuntimeError(
-                f"another merge changed {hf_model_id!r} while this one was staging the listing; run this merge again"
-            )
+    unstaged = pa.concat_arrays(staging.unstaged) if staging.unstaged else pa.array([], pa.string())
+    before, now = staging.catalog.states(unstaged), catalog.states(unstaged)
+    same_hash = pc.fill_null(pc.equal(before[1], now[1]), False).to_numpy(zero_copy_only=False)
+    same_hash |= pc.and_(pc.is_null(before[1]), pc.is_null(now[1])).to_numpy(zero_copy_only=False)
+    changed = (before[0] != now[0]) | (before[2] != now[2]) | (before[3] != now[3]) | ~same_hash
+    if changed.any():
+        raise RuntimeError(
+            f"another merge changed {unstaged[int(np.flatnonzero(changed)[0])].as_py()!r} while this one was "
+            "staging the listing; run this merge again"
+        )
     staging.catalog = catalog
 
 

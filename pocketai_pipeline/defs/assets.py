@@ -96,7 +96,7 @@ def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> Li
 def litert_model_records(
     context: dg.AssetExecutionContext, catalog: CatalogResource, hf_litert_listing: StoredListing
 ) -> Iterator:
-    with normalize_lines(hf_litert_listing.iter_line_chunks()) as normalized:
+    with normalize_lines(hf_litert_listing.iter_chunks()) as normalized:
         for reject in normalized.rejects:
             context.log.warning(f"left out {reject.hf_model_id or 'a record'}: {reject.reason}")
         with failing_fast(context):

@@ -37,7 +37,8 @@ from upath import UPath
 
 from pocketai_pipeline.hub.listing import HubListing, ListingStream, ListingSummary, json_text
 from pocketai_pipeline.settings import check_storage_url
-from pocketai_pipeline.sync.normalize import CHUNK_LINES
+from pocketai_pipeline.sync.json_lines import JsonLines
+from pocketai_pipeline.sync.normalize import CHUNK_BYTES
 from pocketai_pipeline.sync.records import RECORD_COLUMNS, RECORD_SCHEMA, records_frame, records_frame_from_arrow
 
 ATTRS_KEY = b"pocketai.attrs"
@@ -132,7 +133,6 @@ def wants(context: dg.InputContext, cls: type) -> bool:
 # The listing ------------------------------------------------------------------------------------------
 
 ZSTD = pa.Codec("zstd", compression_level=3)
-READ_BYTES = 8 * 2**20
 
 
 class StoredListing:
@@ -140,8 +140,11 @@ class StoredListing:
 
     def __init__(self, path: UPath):
         self.path = path
-        with self._line_blocks() as blocks:
-            self.summary = ListingSummary.from_header(json.loads(next(blocks)[0]))
+        with self._decompressed() as stream:
+            header = b""
+            while not header.endswith(b"\n") and (byte := stream.read(1)):
+                header += byte
+        self.summary = ListingSummary.from_header(json.loads(header))
         self.fetched_at = self.summary.fetched_at
         self.endpoint = self.summary.endpoint
         self.filters = self.summary.filters
@@ -150,38 +153,31 @@ class StoredListing:
         self.count = self.summary.count
 
     @contextmanager
-    def _line_blocks(self) -> Iterator[Iterator[list[bytes]]]:
-        """The decompressed lines (without their newline), a block of complete lines at a time."""
+    def _decompressed(self) -> Iterator[pa.CompressedInputStream]:
         with self.path.open("rb") as raw, pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as stream:
+            yield stream
 
-            def blocks() -> Iterator[list[bytes]]:
-                rest = b""
-                while block := stream.read(READ_BYTES):
-                    lines = (rest + block).split(b"\n")
-                    rest = lines.pop()
-                    if lines:
-                        yield lines
-                if rest:
-                    yield [rest]
-
-            yield blocks()
-
-    def iter_line_chunks(self, size: int = CHUNK_LINES) -> Iterator[list[bytes]]:
-        """The models' lines (JSON text as the Hub sent it), in listing order, `size` at a time."""
-        with self._line_blocks() as blocks:
-            chunk: list[bytes] = []
-            for index, lines in enumerate(blocks):
-                chunk.extend(lines[1:] if index == 0 else lines)  # the header line first
-                while len(chunk) >= size:
-                    yield chunk[:size]
-                    chunk = chunk[size:]
-            if chunk:
-                yield chunk
+    def iter_chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[JsonLines]:
+        """The models' lines (JSON text as the Hub sent it), in listing order, about `chunk_bytes` at a time."""
+        with self._decompressed() as stream:
+            pending = stream.read(chunk_bytes).partition(b"\n")[2]  # after the header line
+            while True:
+                block = stream.read(chunk_bytes)
+                data = pending + block
+                if not block:
+                    break
+                complete, _, pending = data.rpartition(b"\n")
+                if complete:
+                    yield JsonLines.of(complete)
+                else:
+                    pending = data
+            if data.rstrip(b"\n"):
+                yield JsonLines.of(data.rstrip(b"\n"))
 
     def iter_models(self) -> Iterator[Any]:
         """Every stored JSON value, in listing order, exactly as the Hub sent it."""
-        for lines in self.iter_line_chunks():
-            yield from map(json.loads, lines)
+        for lines in self.iter_chunks():
+            yield from (json.loads(lines.line(position)) for position in range(len(lines)))
 
     @property
     def models(self) -> "LazyModels":

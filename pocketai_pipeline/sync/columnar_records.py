@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from pocketai_pipeline.sync.files import RUNTIME_FORMAT_BY_SUFFIX
+from pocketai_pipeline.sync.json_lines import JsonLines
 from pocketai_pipeline.sync.licenses import card_license, card_license_name, license_type
 from pocketai_pipeline.sync.records import HUB_URL, RECORD_SCHEMA, card_base_models
 
@@ -83,11 +84,11 @@ class Refused(ValueError):
     """A reader refused the chunk; its lines are parsed one by one."""
 
 
-def columnar_records(lines: list[bytes]) -> tuple[pa.Table, list[int]]:
+def columnar_records(lines: JsonLines) -> tuple[pa.Table, np.ndarray]:
     """The records of the plain lines (`RECORD_SCHEMA` plus `line`, the position in `lines`) and the
     positions of the other lines, for the definition. Raises `Refused` when a reader refuses the chunk."""
-    objects = [position for position, line in enumerate(lines) if line[:1] == b"{"]  # pyarrow needs objects
-    data = b"\n".join(lines[position] for position in objects)
+    objects = np.flatnonzero(lines.first_bytes() == ord("{"))  # pyarrow reads only objects
+    data = lines.data if len(objects) == len(lines) else lines.only(objects).data
     try:
         listed = pj.read_json(pa.BufferReader(data), parse_options=_PARSE_OPTIONS)
         polymorphic = _decode_polymorphic(data)
@@ -97,10 +98,8 @@ def columnar_records(lines: list[bytes]) -> tuple[pa.Table, list[int]]:
         raise Refused("a reader skipped or split a line")
     plain, columns = _columns(listed, polymorphic, has_nul=b"\\u0000" in data)
     table = pa.Table.from_arrays(columns, schema=RECORD_SCHEMA).filter(plain)
-    positions = np.asarray(objects, dtype=np.int64)
-    table = table.append_column("line", pa.array(positions[plain]))
-    others = sorted(set(range(len(lines))) - set(positions[plain].tolist()))
-    return table, others
+    table = table.append_column("line", pa.array(objects[plain]))
+    return table, np.setdiff1d(np.arange(len(lines)), objects[plain])
 
 
 def _columns(listed: pa.Table, polymorphic: list[_Polymorphic], has_nul: bool) -> tuple[np.ndarray, list[pa.Array]]:

@@ -26,11 +26,14 @@ import pyarrow.compute as pc
 
 from pocketai_pipeline.hub.listing import json_text
 from pocketai_pipeline.sync.columnar_records import Refused, columnar_records
+from pocketai_pipeline.sync.json_lines import JsonLines
 from pocketai_pipeline.sync.records import RECORD_SCHEMA, ItemNormalizer, Reject, records_frame
 from pocketai_pipeline.sync.validation import RecordsAudit
 
 CHUNK_LINES = 50_000
-"""Listing lines parsed at a time."""
+"""Listing lines parsed at a time, when they are given as a list (`normalize_listing`)."""
+CHUNK_BYTES = 16 * 2**20
+"""About how much of the stored listing is parsed at a time."""
 SMALLEST_COLUMNAR_CHUNK = 64
 """A refused chunk is halved down to this many lines, then parsed one line at a time."""
 
@@ -79,7 +82,7 @@ class NormalizedRecords:
 
     def tables(self) -> Iterator[pa.Table]:
         """The records (`RECORD_SCHEMA`), in listing order, one spooled chunk at a time."""
-        with pa.memory_map(str(self.spool)) as source:
+        with pa.OSFile(str(self.spool)) as source:  # not memory-mapped: its pages would count as the process's memory
             reader = pa.ipc.open_file(source)
             for index in range(reader.num_record_batches):
                 batch = reader.get_batch(index)
@@ -91,7 +94,7 @@ class NormalizedRecords:
 
 
 @contextlib.contextmanager
-def normalize_lines(chunks: Iterable[list[bytes]]) -> Iterator[NormalizedRecords]:
+def normalize_lines(chunks: Iterable[JsonLines]) -> Iterator[NormalizedRecords]:
     """Pass 1 over the listing's lines (JSON, one Hub object each), given in chunks; see the module doc.
 
     The spool is deleted when the block ends.
@@ -125,7 +128,8 @@ def normalize_lines(chunks: Iterable[list[bytes]]) -> Iterator[NormalizedRecords
 def normalize_listing(raw_models: Iterable[object]) -> NormalizedListing:
     """Normalize listing items held in memory (JSON values), as the stored listing is normalized."""
     lines = [json_text(model) for model in raw_models]
-    with normalize_lines(lines[start : start + CHUNK_LINES] for start in range(0, len(lines), CHUNK_LINES)) as normalized:
+    chunks = (JsonLines.join(lines[start : start + CHUNK_LINES]) for start in range(0, len(lines), CHUNK_LINES))
+    with normalize_lines(chunks) as normalized:
         tables = list(normalized.tables())
         table = pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
         table = table.take(pc.sort_indices(table, [("hf_model_id", "ascending")]))
@@ -138,13 +142,13 @@ def normalize_listing(raw_models: Iterable[object]) -> NormalizedListing:
         )
 
 
-def _chunk_records(lines: list[bytes], first_seq: int, items: ItemNormalizer) -> pa.Table:
+def _chunk_records(lines: JsonLines, first_seq: int, items: ItemNormalizer) -> pa.Table:
     """The records of one chunk of lines, in line order, with their listing position (`seq`)."""
     parts, one_by_one = [], []
 
     def parse(start: int, end: int) -> None:
         try:
-            table, others = columnar_records(lines[start:end])
+            table, others = columnar_records(lines.slice(start, end))
         except Refused:
             if end - start <= SMALLEST_COLUMNAR_CHUNK:
                 one_by_one.extend(range(start, end))
@@ -154,12 +158,12 @@ def _chunk_records(lines: list[bytes], first_seq: int, items: ItemNormalizer) ->
             parse(middle, end)
             return
         parts.append(table.append_column("seq", pc.add(table.column("line"), first_seq + start)).drop_columns(["line"]))
-        one_by_one.extend(start + other for other in others)
+        one_by_one.extend((others + start).tolist())
 
     parse(0, len(lines))
     records, positions = [], []
     for position in sorted(one_by_one):  # in listing order, so that rejects are too
-        record = items.record(json.loads(lines[position]))
+        record = items.record(json.loads(lines.line(position)))
         if record is not None:
             records.append(record)
             positions.append(first_seq + position)
