@@ -66,7 +66,7 @@ def shrink_accepted(context: dg.AssetExecutionContext) -> bool:
     io_manager_key="listing_io_manager",
     kinds={"huggingface", "json"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",
     # Whole-step retries on top of the per-request ones: the Hub's bad minutes pass.
     retry_policy=dg.RetryPolicy(
         max_retries=hub_step_retries(),
@@ -74,7 +74,7 @@ def shrink_accepted(context: dg.AssetExecutionContext) -> bool:
         backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     ),
-    description="Every model the Hub lists for the filters, exactly as the Hub sent it (gzip JSON lines).",
+    description="Every model the Hub lists for the filters, exactly as the Hub sent it (zstd JSON lines).",
 )
 def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> ListingStream:
     # The IO manager writes the pages as they arrive; the first one is fetched here, so that a wrong
@@ -89,7 +89,7 @@ def hf_litert_listing(context: dg.AssetExecutionContext, hub: HubResource) -> Li
     io_manager_key="records_io_manager",
     kinds={"pandas", "parquet"},
     owners=OWNERS,
-    code_version="2",
+    code_version="3",
     check_specs=RECORDS_CHECKS,
     description="One validated, de-duplicated record per public model; malformed ones are reported and left out.",
 )
