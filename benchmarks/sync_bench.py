@@ -490,8 +490,8 @@ NOTES = """\
   closer to the floor); merge x old write = the old job's write time (its loop minus list_models) / merge.
 - rows written = n_tup_ins + n_tup_upd + n_tup_del (pg_stat_user_tables) of the writer's database; WAL MB =
   pg_current_wal_lsn() difference; RSS MB = peak RSS of the writer's process (largest in its tree, wait4).
-  The pipeline and floor workers hold the whole parsed listing in memory (untimed for floor): their RSS is not
-  the pipeline's; the dagster column is (it streams the listing to storage).
+  The pipeline worker holds the whole listing (JSON text) and its records in memory, the floor worker the parsed
+  listing (untimed): their RSS is not the pipeline's; the dagster column is (it streams through storage).
 - "est. N s": the old job or dlt was not run, as the previous size's time scaled linearly exceeds the limit."""
 
 
