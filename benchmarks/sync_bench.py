@@ -535,8 +535,10 @@ def main(argv: list[str] | None = None) -> int:
         for size in sorted(args.sizes):
             print(f"{size:,} models:", flush=True)
             bench_size(server, tmp, size, cells, args)
+            # Written after every size, so that an interrupted run keeps what it measured.
+            write_outputs(args.out, cells, f"Machine: {machine(version, (load_at_start, os.getloadavg()[0]))}.")
     except (KeyboardInterrupt, Stopped):
-        print("\nstopped; cleaning up", file=sys.stderr)
+        print(f"\nstopped; cleaning up (the sizes done are in {args.out / 'latest.md'})", file=sys.stderr)
         return 130
     finally:
         stop_children()
