@@ -166,11 +166,9 @@ class StoredListing:
                 data = pending + block
                 if not block:
                     break
-                complete, _, pending = data.rpartition(b"\n")
+                complete, _, pending = data.rpartition(b"\n")  # no newline yet: all of it pending
                 if complete:
                     yield JsonLines.of(complete)
-                else:
-                    pending = data
             if data.rstrip(b"\n"):
                 yield JsonLines.of(data.rstrip(b"\n"))
 
