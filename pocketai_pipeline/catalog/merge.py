@@ -129,10 +129,10 @@ class _CatalogState:
         """For each of `ids`: (whether it has a row, its hash, owned, removed); for no row: null, False, False."""
         at = np.fromiter(map(self._positions.get, ids.to_pylist(), itertools.repeat(-1)), dtype=np.int64, count=len(ids))
         known = at >= 0
-        hashes = pc.take(self.hashes, pa.array(at, mask=~known)) if len(self.ids) else pa.nulls(len(ids), pa.string())
-        at[~known] = 0
         if not len(self.ids):
-            return known, hashes, known.copy(), known.copy()
+            return known, pa.nulls(len(ids), pa.string()), known.copy(), known.copy()
+        hashes = pc.take(self.hashes, pa.array(at, mask=~known))
+        at[~known] = 0
         return known, hashes, self.owned[at] & known, self.removed[at] & known
 
 
@@ -185,8 +185,9 @@ def merge_records(
     """Merge one complete Hub listing (``records``, fetched at ``fetched_at``) into ml_models.
 
     ``records`` is one DataFrame or Arrow table, or an iterable of chunks of them (``RECORD_DTYPES``
-    columns, or the stored records' ``RECORD_SCHEMA``), read once. Of the synced models the listing lacks, those in ``removals.confirmed`` are marked removed,
-    unless so many are missing that the shrink is suspicious and ``accept_shrink`` is not given.
+    columns, or the stored records' ``RECORD_SCHEMA``), read once. Of the synced models the listing
+    lacks, those in ``removals.confirmed`` are marked removed, unless so many are missing that the
+    shrink is suspicious and ``accept_shrink`` is not given.
     """
     started = time.monotonic()
     if fetched_at.tzinfo is None:
