@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
-from pocketai_pipeline.catalog import embedded
+from pocketai_pipeline.catalog import embedded, merge as merge_module
 from pocketai_pipeline.catalog.audit import missing_synced_models
 from pocketai_pipeline.catalog.merge import (
     STAGED_COLUMNS,
@@ -23,6 +23,7 @@ from pocketai_pipeline.catalog.merge import (
 from pocketai_pipeline.sync.content_hash import to_boolean, to_integer, to_text, to_text_array, to_timestamp
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import ensure_system_user
+from pocketai_pipeline.defs.metadata import change_summary
 from pocketai_pipeline.sync.records import RECORD_DTYPES
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline_tests.catalog_helpers import catalog_engine, wait_for_lock_waiters
@@ -415,6 +416,19 @@ def test_concurrent_merges_run_one_after_the_other(database_url: str, engine: En
     assert not first_result.stale and second_result.stale is newer_first
     active = {hf_model_id: row.downloads for hf_model_id, row in models(engine).items() if row.removed_upstream_at is None}
     assert active == {row["hf_model_id"]: row["downloads"] for row in newer_rows}
+
+
+def test_a_result_keeps_the_first_ids_of_each_change_in_code_point_order_and_exact_counts(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(merge_module, "IDS_KEPT", 2)
+    ids = ["b/Zeta", "a/ünïcode", "a/Beta", "a/alpha"]  # a server collating by locale puts a/alpha first
+    first = merge(engine, records(*(record(hf_model_id) for hf_model_id in ids)))
+    assert (first.created, first.created_ids) == (4, ["a/Beta", "a/alpha"])
+
+    changed = merge(engine, records(*(record(hf_model_id, likes=2) for hf_model_id in ids)), NEXT_DAY)
+    assert (changed.updated, changed.updated_ids, changed.unchanged) == (4, ["a/Beta", "a/alpha"], 0)
+    assert "| updated | 4 | a/Beta, a/alpha |" in change_summary(changed)
 
 
 def test_concurrent_first_merges_create_the_system_user_once(database_url: str, engine: Engine):

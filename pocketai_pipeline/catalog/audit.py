@@ -1,7 +1,7 @@
 """What the catalog holds for the listed ids: the synced models a listing lacks (rule 7), and the
 questions the asset checks ask after a merge.
 
-The catalog's ids are read once, with COPY, into Arrow (`catalog_ids`); the questions are pure
+The catalog's ids are read once, straight into Arrow (`catalog_ids`); the questions are pure
 functions of that table and the listed ids, so a listing of a million ids is never sent as a parameter.
 """
 
@@ -11,10 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine
 
-from pocketai_pipeline.catalog.queries import copy_to_arrow, query
+from pocketai_pipeline.catalog.queries import query, read_arrow
 from pocketai_pipeline.catalog.schema import SYSTEM_USERNAME
 
-_CATALOG_IDS_SCHEMA = pa.schema([("hf_model_id", pa.string()), ("author_id", pa.int64()), ("removed", pa.bool_())])
+_ROW_FIELDS = [("hf_model_id", pa.string()), ("author_id", pa.int64()), ("removed", pa.bool_())]
+_HASH_FIELD = ("hf_sync_hash", pa.binary())
 
 
 @dataclass(frozen=True)
@@ -26,21 +27,27 @@ class CatalogIds:
     """Owned by the system user (synced, contract rule 6)."""
     active: pa.Array
     """Not marked removed upstream."""
+    hashes: pa.Array | None = None
+    """The stored content hash (read for the merge), null for a row synced before hashes were kept."""
 
     def synced_active(self) -> pa.Array:
         return self.ids.filter(pc.and_(self.system_owned, self.active))
 
 
-def catalog_ids(engine: Engine, system_username: str) -> CatalogIds:
+def catalog_ids(engine: Engine, system_username: str, with_hashes: bool = False) -> CatalogIds:
+    schema = pa.schema([*_ROW_FIELDS, _HASH_FIELD] if with_hashes else _ROW_FIELDS)
+    table = read_arrow(engine, query("catalog_sync_state" if with_hashes else "catalog_ids").text, schema)
+    # Looked up after the rows: the system user is never deleted, so it owns every row the read saw it
+    # own, even rows that a concurrent first merge committed with it.
     with engine.connect() as conn:
         system_user_id = conn.execute(query("find_user"), {"username": system_username}).scalar()
-        table = copy_to_arrow(conn, query("catalog_ids").text, _CATALOG_IDS_SCHEMA)
     author = table.column("author_id").combine_chunks()
     owned = pc.equal(author, system_user_id) if system_user_id is not None else pa.array([False] * len(author), pa.bool_())
     return CatalogIds(
         ids=table.column("hf_model_id").combine_chunks(),
         system_owned=pc.fill_null(owned, False),
         active=pc.invert(table.column("removed").combine_chunks()),
+        hashes=table.column("hf_sync_hash").combine_chunks() if with_hashes else None,
     )
 
 

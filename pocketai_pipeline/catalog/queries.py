@@ -3,30 +3,42 @@
 from functools import cache
 from importlib.resources import files
 
+import adbc_driver_manager
+import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
-import pyarrow.csv as pacsv
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import Engine, TextClause, text
+
+
+class CatalogReadError(RuntimeError):
+    """A catalog read into Arrow failed; ``sqlstate`` is PostgreSQL's code (42501: a missing privilege)."""
+
+    def __init__(self, message: str, sqlstate: str | None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 @cache
 def query(name: str) -> TextClause:
-    """The statement in ``sql/<name>.sql``; ``.text`` gives the raw string (for COPY)."""
+    """The statement in ``sql/<name>.sql``; ``.text`` gives the raw string."""
     return text((files(__package__) / "sql" / f"{name}.sql").read_text(encoding="utf-8"))
 
 
-def copy_to_arrow(conn: Connection, select: str, schema: pa.Schema) -> pa.Table:
-    """The rows of ``select`` (columns as in ``schema``), read with one ``COPY … TO STDOUT`` as CSV and
-    parsed by Arrow: much cheaper than rows of Python objects for a million rows."""
-    with conn.connection.driver_connection.cursor() as cursor:
-        with cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
-            rows = b"".join(copy)
-    if not rows:
-        return schema.empty_table()
-    return pacsv.read_csv(
-        pa.BufferReader(rows),
-        read_options=pacsv.ReadOptions(column_names=schema.names),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        # PostgreSQL writes NULL unquoted and empty, the empty string as "", booleans as t and f.
-        convert_options=pacsv.ConvertOptions(column_types=schema, true_values=["t"], false_values=["f"],
-                                             strings_can_be_null=True, quoted_strings_can_be_null=False),
-    )
+def read_arrow(engine: Engine, select: str, schema: pa.Schema) -> pa.Table:
+    """The rows of ``select`` (columns as in ``schema``), read by Arrow's PostgreSQL driver (ADBC).
+
+    It COPYs the rows in binary straight into Arrow arrays: a million rows in well under a second and
+    about their own size in memory, where psycopg's COPY hands Python one message per row (seconds, and
+    hundreds of MB). It uses a connection of its own, so it sees what is committed, not a transaction's
+    own writes.
+    """
+    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+            cursor.execute(select)
+            table = cursor.fetch_arrow_table()
+    except adbc_driver_manager.Error as error:
+        said = " ".join(str(error).split())
+        if engine.url.password:
+            said = said.replace(str(engine.url.password), "***")
+        raise CatalogReadError(f"reading the catalog failed: {said}", error.sqlstate) from None
+    return pa.Table.from_arrays([table.column(name) for name in schema.names], schema=schema)

@@ -14,6 +14,7 @@ import dagster as dg
 import psycopg
 from sqlalchemy.exc import ProgrammingError
 
+from pocketai_pipeline.catalog.queries import CatalogReadError
 from pocketai_pipeline.catalog.resource import CatalogConnectionError
 from pocketai_pipeline.hub.client import HubSetupError
 
@@ -27,13 +28,22 @@ def failing_fast(context: dg.AssetExecutionContext) -> Iterator[None]:
     except SETUP_ERRORS as error:
         context.log.debug(traceback.format_exc())
         raise dg.Failure(description=str(error), allow_retries=False) from None
-    except ProgrammingError as error:
-        if not isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
+    except (ProgrammingError, CatalogReadError) as error:
+        said = privilege_refused(error)
+        if said is None:
             raise
         context.log.debug(traceback.format_exc())
-        said = " ".join(str(error.orig).split())
         raise dg.Failure(
             description=f"DATABASE_URL's role lacks a privilege the sync needs ({said}): grant what the README's "
             "'Least privilege' lists (python -m pocketai_pipeline.catalog.migrate --grant-to ROLE)",
             allow_retries=False,
         ) from None
+
+
+def privilege_refused(error: ProgrammingError | CatalogReadError) -> str | None:
+    """What PostgreSQL said, when it refused a privilege the sync needs; None for any other error."""
+    if isinstance(error, CatalogReadError):
+        return str(error) if error.sqlstate == "42501" else None
+    if isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
+        return " ".join(str(error.orig).split())
+    return None

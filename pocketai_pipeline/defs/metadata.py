@@ -140,14 +140,14 @@ def change_summary(result: MergeResult) -> str:
     if result.stale:
         return "**Stale listing**: a newer listing is already applied; nothing changed."
     lines = ["| change | count | examples |", "|---|---|---|"]
-    for label, ids in [
-        ("created", result.created_ids),
-        ("updated", result.updated_ids),
-        ("removed upstream", result.removed_ids),
-        ("restored", result.restored_ids),
+    for label, count, ids in [
+        ("created", result.created, result.created_ids),
+        ("updated", result.updated, result.updated_ids),
+        ("removed upstream", result.removed, result.removed_ids),
+        ("restored", result.restored, result.restored_ids),
     ]:
-        examples = ", ".join(markdown_cell(i) for i in ids[:CHANGED_IDS_SHOWN]) + (" …" if len(ids) > CHANGED_IDS_SHOWN else "")
-        lines.append(f"| {label} | {len(ids)} | {examples} |")
+        examples = ", ".join(markdown_cell(i) for i in ids[:CHANGED_IDS_SHOWN]) + (" …" if count > CHANGED_IDS_SHOWN else "")
+        lines.append(f"| {label} | {count} | {examples} |")
     lines.append(f"| unchanged | {result.unchanged} | |")
     if result.removal_blocked:
         lines.append(f"\n**Removal blocked**: {result.would_remove} of {result.active_synced_before} active models "
