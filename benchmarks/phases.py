@@ -24,8 +24,8 @@ from pocketai_pipeline.catalog.schema import SYSTEM_USERNAME
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.removals import check_removals
 from pocketai_pipeline.hub.listing import stream_listing
-from pocketai_pipeline.sync.json_lines import JsonLines
-from pocketai_pipeline.sync.normalize import CHUNK_LINES, normalize_lines
+from pocketai_pipeline.sync.json_lines import in_chunks
+from pocketai_pipeline.sync.normalize import CHUNK_BYTES, normalize_lines
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import is_suspicious_shrink
 
@@ -40,8 +40,7 @@ def phases(endpoint: str, database_url: str, partition: str) -> dict:
     lines = [model for page in stream.iter_pages() for model in page]
     fetched_at = stream.summary().fetched_at
     fetched = time.perf_counter()
-    chunks = (JsonLines.join(lines[start : start + CHUNK_LINES]) for start in range(0, len(lines), CHUNK_LINES))
-    with normalize_lines(chunks) as normalized:
+    with normalize_lines(in_chunks(lines, CHUNK_BYTES)) as normalized:  # buffers as the stored listing gives
         records = list(normalized.tables())
         listed_ids = normalized.ids()
     del lines

@@ -14,7 +14,7 @@ import pytest
 from pocketai_pipeline.hub.listing import json_text
 from pocketai_pipeline.sync import normalize
 from pocketai_pipeline.sync.columnar_records import Refused, columnar_records
-from pocketai_pipeline.sync.json_lines import JsonLines
+from pocketai_pipeline.sync.json_lines import JsonLines, in_chunks
 from pocketai_pipeline.sync.normalize import normalize_lines, normalize_listing
 from pocketai_pipeline.sync.records import RECORD_COLUMNS, ItemNormalizer
 from pocketai_pipeline_tests.synthetic import app_ready_edge_models, edge_case_models, synthetic_listing
@@ -141,6 +141,25 @@ def test_a_refused_line_costs_only_a_small_chunk_of_one_by_one_parsing():
     assert table.num_rows == 999 and table.column("seq").to_pylist() == [i for i in range(1000) if i != 617]
     whole = normalize_listing(models)
     assert sorted(table.column("hf_model_id").to_pylist()) == whole.records["hf_model_id"].tolist()
+
+
+def test_lines_parsed_one_by_one_keep_their_place_in_the_chunk():
+    models = synthetic_listing(300)
+    models[40] = {**models[40], "tags": [*models[40]["tags"], models[40]["tags"][0]]}  # a repeat: not plain
+    items = CountingNormalizer()
+
+    table = normalize._chunk_records(JsonLines.join([json_text(model) for model in models]), 1000, items)
+
+    assert items.calls == 1 and not items.rejects
+    seqs = table.column("seq").to_pylist()
+    assert seqs == sorted(seqs) and table.column("hf_model_id")[seqs.index(1040)].as_py() == models[40]["id"]
+
+
+def test_lines_in_memory_are_cut_into_buffers_of_about_the_chunk_size():
+    lines = [b"x" * size for size in (5, 0, 7, 3, 9)]
+    chunks = list(in_chunks(lines, chunk_bytes=8))
+    assert [[chunk.line(i) for i in range(len(chunk))] for chunk in chunks] == [[lines[0], lines[1], lines[2]], [lines[3], lines[4]]]
+    assert list(in_chunks([], chunk_bytes=8)) == []
 
 
 def test_duplicates_across_chunks_are_dropped_as_in_one_chunk_and_the_spool_is_deleted():

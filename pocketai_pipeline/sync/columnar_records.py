@@ -74,10 +74,18 @@ _FORMAT_LISTS = pa.array(
 
 
 def _per_value(function: Callable[[object], Any], values: list[object]) -> list[Any]:
-    """`function` of each value, computed once per distinct string (the common case)."""
-    results = {value: function(value) for value in set(value for value in values if type(value) is str)}
-    results[None] = function(None)
-    return [results[value] if type(value) is str or value is None else function(value) for value in values]
+    """`function` of each value, computed once per distinct value (most values repeat).
+
+    Values that are equal but of different types (1, 1.0 and True) share one result: the card's
+    functions read only strings."""
+    keys = [tuple(value) if type(value) is list else value for value in values]
+    try:
+        results = dict.fromkeys(keys)
+    except TypeError:  # an object in the card: no key
+        return [function(value) for value in values]
+    for key in results:
+        results[key] = function(list(key) if type(key) is tuple else key)
+    return [results[key] for key in keys]
 
 
 class Refused(ValueError):

@@ -4,6 +4,7 @@ Kept as one `bytes` with the offsets of its lines, so that the columnar readers 
 is and no Python object is made per line, except for the lines parsed one by one.
 """
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,9 +45,24 @@ class JsonLines:
         """Lines `start` to `end` (exclusive)."""
         if start >= end:
             return JsonLines.of(b"")
+        if start == 0 and end == len(self):
+            return self
         offset = self.starts[start]
         return JsonLines(self.data[offset : self.ends[end - 1]], self.starts[start:end] - offset, self.ends[start:end] - offset)
 
     def only(self, positions: np.ndarray) -> "JsonLines":
         """The lines at `positions`, in that order, in a buffer of their own."""
         return JsonLines.join([self.line(position) for position in positions])
+
+
+def in_chunks(lines: Iterable[bytes], chunk_bytes: int) -> Iterator[JsonLines]:
+    """Lines held in memory as buffers of about `chunk_bytes`, as the stored listing is read back."""
+    batch, size = [], 0
+    for line in lines:
+        batch.append(line)
+        size += len(line) + 1
+        if size >= chunk_bytes:
+            yield JsonLines.join(batch)
+            batch, size = [], 0
+    if batch:
+        yield JsonLines.join(batch)

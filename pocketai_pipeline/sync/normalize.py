@@ -26,12 +26,10 @@ import pyarrow.compute as pc
 
 from pocketai_pipeline.hub.listing import json_text
 from pocketai_pipeline.sync.columnar_records import Refused, columnar_records
-from pocketai_pipeline.sync.json_lines import JsonLines
+from pocketai_pipeline.sync.json_lines import JsonLines, in_chunks
 from pocketai_pipeline.sync.records import RECORD_SCHEMA, ItemNormalizer, Reject, records_frame
 from pocketai_pipeline.sync.validation import RecordsAudit
 
-CHUNK_LINES = 50_000
-"""Listing lines parsed at a time, when they are given as a list (`normalize_listing`)."""
 CHUNK_BYTES = 16 * 2**20
 """About how much of the stored listing is parsed at a time."""
 SMALLEST_COLUMNAR_CHUNK = 64
@@ -127,9 +125,7 @@ def normalize_lines(chunks: Iterable[JsonLines]) -> Iterator[NormalizedRecords]:
 
 def normalize_listing(raw_models: Iterable[object]) -> NormalizedListing:
     """Normalize listing items held in memory (JSON values), as the stored listing is normalized."""
-    lines = [json_text(model) for model in raw_models]
-    chunks = (JsonLines.join(lines[start : start + CHUNK_LINES]) for start in range(0, len(lines), CHUNK_LINES))
-    with normalize_lines(chunks) as normalized:
+    with normalize_lines(in_chunks((json_text(model) for model in raw_models), CHUNK_BYTES)) as normalized:
         tables = list(normalized.tables())
         table = pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
         table = table.take(pc.sort_indices(table, [("hf_model_id", "ascending")]))
@@ -172,6 +168,8 @@ def _chunk_records(lines: JsonLines, first_seq: int, items: ItemNormalizer) -> p
     if not parts:
         return _SPOOL_SCHEMA.empty_table()
     table = pa.concat_tables(part.cast(_SPOOL_SCHEMA) for part in parts)
+    if not records:  # the columnar parts, each in line order, come in line order
+        return table
     return table.take(pc.sort_indices(table, [("seq", "ascending")]))
 
 
