@@ -37,7 +37,8 @@ def read_arrow(engine: Engine, select: str, schema: pa.Schema) -> pa.Table:
             cursor.execute(select)
             table = cursor.fetch_arrow_table()
     except adbc_driver_manager.Error as error:
-        said = " ".join(str(error).split())
+        # PostgreSQL's own words: without the driver's prefix ("...: ERROR: ") and the query it echoes.
+        said = " ".join(str(error).split()).split(" Query was:", 1)[0].rsplit("ERROR: ", 1)[-1]
         if engine.url.password:
             said = said.replace(str(engine.url.password), "***")
         raise CatalogReadError(f"reading the catalog failed: {said}", error.sqlstate) from None
