@@ -38,8 +38,11 @@ class JsonLines:
 
     def first_bytes(self) -> np.ndarray:
         """The first byte of each line (a newline for an empty line)."""
-        padded = np.frombuffer(self.data + b"\n", dtype=np.uint8)
-        return padded[self.starts]
+        data = np.frombuffer(self.data, dtype=np.uint8)
+        first = np.full(len(self.starts), NEWLINE, dtype=np.uint8)
+        nonempty = self.starts < self.ends
+        first[nonempty] = data[self.starts[nonempty]]
+        return first
 
     def slice(self, start: int, end: int) -> "JsonLines":
         """Lines `start` to `end` (exclusive)."""
