@@ -8,8 +8,8 @@ WITH changed AS (
     JOIN hf_listing_stage AS s ON s.hf_model_id = m.hf_model_id
     WHERE m.author_id = :system_user_id
       AND (m.removed_upstream_at IS NOT NULL OR m.hf_sync_hash IS DISTINCT FROM s.hf_sync_hash)
-)
-, rewritten AS (
+),
+rewritten AS (
     UPDATE ml_models AS m
     SET name = s.name,
         origin_repo_url = s.origin_repo_url,
