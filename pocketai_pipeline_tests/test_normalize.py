@@ -6,6 +6,8 @@ edge cases and a field-by-field list of unusual values.
 """
 
 import copy
+import gc
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
@@ -153,6 +155,31 @@ def test_lines_parsed_one_by_one_keep_their_place_in_the_chunk():
     assert items.calls == 1 and not items.rejects
     seqs = table.column("seq").to_pylist()
     assert seqs == sorted(seqs) and table.column("hf_model_id")[seqs.index(1040)].as_py() == models[40]["id"]
+
+
+def test_pass_one_lets_go_of_each_chunk_once_it_is_parsed(no_cycle_collector):
+    models = synthetic_listing(1500)
+    models[17] = {**models[17], "downloads": "5"}  # the first chunk is refused and halved
+    chunks = [JsonLines.join([json_text(model) for model in models[i : i + 500]]) for i in range(0, 1500, 500)]
+    alive = [weakref.ref(chunk) for chunk in chunks]
+    freed_before_the_third = []
+
+    def one_at_a_time():
+        yield chunks.pop(0)
+        yield chunks.pop(0)
+        freed_before_the_third.append(alive[0]() is None)  # by reference counting alone: no cycle is collected
+        yield chunks.pop(0)
+
+    with normalize_lines(one_at_a_time()) as normalized:
+        assert normalized.records == 1499
+    assert freed_before_the_third == [True]
+
+
+@pytest.fixture
+def no_cycle_collector():
+    gc.disable()
+    yield
+    gc.enable()
 
 
 def test_lines_in_memory_are_cut_into_buffers_of_about_the_chunk_size():

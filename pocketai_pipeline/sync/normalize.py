@@ -141,22 +141,20 @@ def normalize_listing(raw_models: Iterable[object]) -> NormalizedListing:
 def _chunk_records(lines: JsonLines, first_seq: int, items: ItemNormalizer) -> pa.Table:
     """The records of one chunk of lines, in line order, with their listing position (`seq`)."""
     parts, one_by_one = [], []
-
-    def parse(start: int, end: int) -> None:
+    ranges = [(0, len(lines))]  # a stack, not a recursive closure: its cycle would keep each chunk alive until a gc
+    while ranges:
+        start, end = ranges.pop()
         try:
             table, others = columnar_records(lines.slice(start, end))
         except Refused:
             if end - start <= SMALLEST_COLUMNAR_CHUNK:
                 one_by_one.extend(range(start, end))
-                return
-            middle = (start + end) // 2
-            parse(start, middle)
-            parse(middle, end)
-            return
+            else:
+                middle = (start + end) // 2
+                ranges += [(middle, end), (start, middle)]
+            continue
         parts.append(table.append_column("seq", pc.add(table.column("line"), first_seq + start)).drop_columns(["line"]))
         one_by_one.extend((others + start).tolist())
-
-    parse(0, len(lines))
     records, positions = [], []
     for position in sorted(one_by_one):  # in listing order, so that rejects are too
         record = items.record(json.loads(lines.line(position)))
