@@ -349,12 +349,10 @@ def dlt_python() -> Path:
 def should_skip(writer: str, size: int, scenario: str, cells: list[Cell], peer_max_seconds: float) -> str:
     if writer not in PEERS:
         return ""
-    earlier = [c for c in cells if c.writer == writer and c.scenario == scenario and c.size < size]
-    if not earlier:
+    measured = [c for c in cells if c.writer == writer and c.scenario == scenario and c.size < size and c.seconds]
+    if not measured:
         return ""
-    previous = max(earlier, key=lambda c: c.size)
-    if previous.seconds is None:
-        return previous.skipped or "skipped"
+    previous = max(measured, key=lambda c: c.size)  # the largest size measured: a skipped one has no time
     estimate = (previous.wall_seconds or previous.seconds) * size / previous.size
     if estimate > peer_max_seconds:
         return f"est. {estimate:,.0f} s"
@@ -492,7 +490,7 @@ NOTES = """\
   pg_current_wal_lsn() difference; RSS MB = peak RSS of the writer's process (largest in its tree, wait4).
   The pipeline worker holds the whole listing (JSON text) and its records in memory, the floor worker the parsed
   listing (untimed): their RSS is not the pipeline's; the dagster column is (it streams through storage).
-- "est. N s": the old job or dlt was not run, as the previous size's time scaled linearly exceeds the limit."""
+- "est. N s": the old job or dlt was not run, as its time at the largest size it ran, scaled linearly, exceeds the limit."""
 
 
 def write_outputs(out: Path, cells: list[Cell], header: str) -> str:

@@ -30,3 +30,12 @@ def test_bench_runs_every_writer_and_scenario_at_a_tiny_size(tmp_path, capsys):
     assert int(cells["identical", "dagster"]["rows_written"]) == 1
     assert int(cells["removed", "pipeline"]["lookups"]) == 10  # rule 7: each missing model on its own
     assert cells["first", "dagster"]["run_status"] == "SUCCESS"
+
+
+def test_a_peer_skipped_at_one_size_is_estimated_at_the_next_from_the_largest_size_it_ran():
+    cells = [sync_bench.Cell(10_000, "first", "old", seconds=35.0, wall_seconds=36.0),
+             sync_bench.Cell(100_000, "first", "old", skipped="est. 360 s")]
+    assert sync_bench.should_skip("old", 100_000, "first", cells[:1], peer_max_seconds=300) == "est. 360 s"
+    assert sync_bench.should_skip("old", 1_000_000, "first", cells, peer_max_seconds=300) == "est. 3,600 s"
+    assert sync_bench.should_skip("old", 100_000, "first", cells[:1], peer_max_seconds=400) == ""
+    assert sync_bench.should_skip("pipeline", 1_000_000, "first", cells, peer_max_seconds=1) == ""
