@@ -170,12 +170,13 @@ def array_literals(lists: pa.Array | pa.ChunkedArray) -> pa.Array:
         lists = lists.combine_chunks()
     lists = pc.fill_null(lists, pa.scalar([], TEXT_LIST))
     elements = pc.list_flatten(lists)
-    escaped = pc.replace_substring(pc.replace_substring(elements, "\\", "\\\\"), '"', '\\"')
-    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
-    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), type=pa.int32())
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, quoted), ",")
-    return pc.binary_join_element_wise("{", joined, "}", "")
+    for special, escaped in (("\\", "\\\\"), ('"', '\\"')):  # the backslash first; most lists have neither
+        if pc.any(pc.match_substring(elements, special)).as_py():
+            elements = pc.replace_substring(elements, special, escaped)
+    lengths = pc.list_value_length(lists)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths.to_numpy(zero_copy_only=False))]), type=pa.int32())
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, elements), '","')
+    return pc.if_else(pc.equal(lengths, 0), "{}", pc.binary_join_element_wise('{"', joined, '"}', ""))
 
 
 def canonical_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -211,12 +212,14 @@ def row_hashes(table: pa.Table) -> list[bytes]:
     """The content hash (16 bytes) of every row of a ``synced_table`` (or of its ``staged_form``)."""
     if not table.num_rows:
         return []
-    tokens = []
+    parts = []  # per field a prefix ("<length>:", or "N" for NULL) and its text ("" for NULL), joined once
     for column in table.columns:
         text = canonical_text(column)
-        length = pc.cast(pc.binary_length(text), TEXT)
-        tokens.append(pc.fill_null(pc.binary_join_element_wise(length, text, ":"), "N"))
-    rows = pc.cast(pc.binary_join_element_wise(*tokens, ""), pa.binary())
+        prefix = pc.binary_join_element_wise(pc.cast(pc.binary_length(text), TEXT), ":", "")
+        if text.null_count:
+            prefix, text = pc.fill_null(prefix, "N"), pc.fill_null(text, "")
+        parts += [prefix, text]
+    rows = pc.cast(pc.binary_join_element_wise(*parts, ""), pa.binary())
     blake2b = hashlib.blake2b
     return [blake2b(row, digest_size=HASH_BYTES).digest() for row in rows.to_pylist()]
 
