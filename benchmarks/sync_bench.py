@@ -349,7 +349,7 @@ def dlt_python() -> Path:
 def should_skip(writer: str, size: int, scenario: str, cells: list[Cell], peer_max_seconds: float) -> str:
     if writer not in PEERS:
         return ""
-    measured = [c for c in cells if c.writer == writer and c.scenario == scenario and c.size < size and c.seconds]
+    measured = [c for c in cells if c.writer == writer and c.scenario == scenario and c.size < size and c.seconds is not None]
     if not measured:
         return ""
     previous = max(measured, key=lambda c: c.size)  # the largest size measured: a skipped one has no time

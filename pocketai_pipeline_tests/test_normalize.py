@@ -177,9 +177,11 @@ def test_pass_one_lets_go_of_each_chunk_once_it_is_parsed(no_cycle_collector):
 
 @pytest.fixture
 def no_cycle_collector():
+    was_enabled = gc.isenabled()
     gc.disable()
     yield
-    gc.enable()
+    if was_enabled:
+        gc.enable()
 
 
 def test_lines_in_memory_are_cut_into_buffers_of_about_the_chunk_size():
