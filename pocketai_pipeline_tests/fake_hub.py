@@ -49,13 +49,17 @@ Faults:
   200 whose `body` is not JSON: `fail_model(id, "revision", 200, body="<html>oops")`.
   `hang_model(model_id, endpoint, count=None)` accepts the request and never answers until the hub
   stops (for client timeouts). `clear_model_faults()` removes them all.
-- Rate limits: every `/api/…` response carries the Hub's headers, `RateLimit: "api";r=<remaining>;
-  t=<seconds to reset>` and `RateLimit-Policy: "fixed window";"api";q=<quota>;w=<window>` (the IETF
-  draft format `parse_ratelimit_headers` reads). The default is a real fixed window with a quota too
-  large to reach (`DEFAULT_QUOTA`, per `DEFAULT_WINDOW_SECONDS`); `set_quota(requests, window_seconds)`
-  sets a reachable one: once spent, `/api/…` answers 429 with `Retry-After` and `r=0;t=<rest of the
-  window>` until the window ends. Resolve requests are not counted (the Hub gives resolvers their own,
-  much larger quota) and carry no such headers; neither do `/_fake/…` calls.
+- Listing loop: `loop_link(from_page, to_page)` makes page `from_page`'s `Link` lead back to page
+  `to_page`'s URL (a loop of `from_page - to_page + 1` pages).
+- Rate limits, per bucket as the Hub counts them: `api` (every `/api/…` call) and `resolvers` (every
+  `/<id>/resolve/…` call). Every such answer carries the Hub's headers, `RateLimit: "<bucket>";
+  r=<remaining>;t=<seconds to reset>` and `RateLimit-Policy: "fixed window";"<bucket>";q=<quota>;
+  w=<window>` (the IETF draft format `parse_ratelimit_headers` reads). The default is a real fixed
+  window with a quota too large to reach (`DEFAULT_QUOTA`, per `DEFAULT_WINDOW_SECONDS`);
+  `set_quota(requests, window_seconds, bucket="api")` sets a reachable one: once spent, the bucket
+  answers 429 with `Retry-After` and `r=0;t=<rest of the window>` until the window ends.
+  `set_rate_limit_headers("missing" | "malformed")` leaves the headers out or makes them unreadable
+  (the quota is still enforced). `/_fake/…` calls are not counted.
 
 Every request is recorded in `hub.requests` (path as sent, still percent-encoded).
 
@@ -104,6 +108,7 @@ SORT_KEYS = frozenset({"lastModified", "createdAt", "downloads", "downloadsAllTi
 LFS_EXTENSIONS = (".tflite", ".litertlm", ".task", ".bin", ".onnx", ".safetensors")
 DETAIL_ENDPOINTS = ("info", "revision", "readme")
 DEFAULT_QUOTA = 1_000_000
+QUOTA_BUCKETS = ("api", "resolvers")
 DEFAULT_WINDOW_SECONDS = 300
 NOT_FOUND_PAGE = "Sorry, we can't find the page you are looking for."
 RATE_LIMITED = "You have been rate-limited; you can retry this action later."
@@ -137,10 +142,10 @@ class _Fault:
 
 
 class _FixedWindow:
-    """The Hub's fixed-window quota: `limit` requests per `window` seconds from the window's first request."""
+    """The Hub's fixed-window quota of one bucket: `limit` requests per `window` seconds from the window's first request."""
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
+    def __init__(self, limit: int, window: float, bucket: str = "api") -> None:
+        self.limit, self.window, self.bucket = limit, window, bucket
         self.started: float | None = None
         self.used = 0
 
@@ -152,10 +157,14 @@ class _FixedWindow:
         reset = max(1, math.ceil(self.started + self.window - now))
         return self.used <= self.limit, max(0, self.limit - self.used), reset
 
-    def headers(self, remaining: int, reset: int) -> dict[str, str]:
+    def headers(self, remaining: int, reset: int, mode: str = "sent") -> dict[str, str]:
+        if mode == "missing":
+            return {}
+        if mode == "malformed":
+            return {"RateLimit": f'"{self.bucket}";r=lots;t=soon', "RateLimit-Policy": "fixed window; q=?"}
         return {
-            "RateLimit": f'"api";r={remaining};t={reset}',
-            "RateLimit-Policy": f'"fixed window";"api";q={self.limit};w={math.ceil(self.window)}',
+            "RateLimit": f'"{self.bucket}";r={remaining};t={reset}',
+            "RateLimit-Policy": f'"fixed window";"{self.bucket}";q={self.limit};w={math.ceil(self.window)}',
         }
 
 
@@ -183,7 +192,9 @@ class FakeHub:
         self._cards: dict[str, str | None] = {}
         self._manifests: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._model_faults: dict[tuple[str, str], list[_Fault]] = {}
-        self._quota = _FixedWindow(DEFAULT_QUOTA, DEFAULT_WINDOW_SECONDS)
+        self._quotas = {bucket: _FixedWindow(DEFAULT_QUOTA, DEFAULT_WINDOW_SECONDS, bucket) for bucket in QUOTA_BUCKETS}
+        self._rate_headers = "sent"
+        self._link_loops: dict[int, int] = {}
         self._mutations = 0
         self._address = (host, port)
         self._lock = threading.Lock()
@@ -279,13 +290,33 @@ class FakeHub:
         with self._lock:
             self._model_faults.clear()
 
-    def set_quota(self, requests: int | None, window_seconds: float = DEFAULT_WINDOW_SECONDS) -> None:
-        """A fixed window of `requests` `/api/` calls per `window_seconds`, starting now; None: the default, unreachable one."""
+    def set_quota(self, requests: int | None, window_seconds: float = DEFAULT_WINDOW_SECONDS, bucket: str = "api") -> None:
+        """A fixed window of `requests` calls per `window_seconds` in `bucket`, starting now; None: the default,
+        unreachable one. `api` counts `/api/…` calls, `resolvers` counts `/<id>/resolve/…` ones."""
+        if bucket not in QUOTA_BUCKETS:
+            raise ValueError(f"bucket must be one of {QUOTA_BUCKETS}, not {bucket!r}")
         if requests is not None and (requests < 0 or window_seconds <= 0):
             raise ValueError("need requests >= 0 and a positive window")
         with self._lock:
-            self._quota = _FixedWindow(DEFAULT_QUOTA if requests is None else requests, window_seconds)
-            self._quota.started = time.monotonic()
+            quota = _FixedWindow(DEFAULT_QUOTA if requests is None else requests, window_seconds, bucket)
+            quota.started = time.monotonic()
+            self._quotas[bucket] = quota
+
+    def set_rate_limit_headers(self, mode: str) -> None:
+        """`sent` (default): the Hub's `RateLimit`/`RateLimit-Policy`; `missing`: none; `malformed`: unreadable
+        ones. The quota is enforced whatever the mode."""
+        if mode not in ("sent", "missing", "malformed"):
+            raise ValueError(f"mode must be sent, missing or malformed, not {mode!r}")
+        with self._lock:
+            self._rate_headers = mode
+
+    def loop_link(self, from_page: int, to_page: int) -> None:
+        """The `Link: rel="next"` of page `from_page` (1-based) of any listing leads back to page `to_page`
+        (`to_page <= from_page`: a loop of `from_page - to_page + 1` pages)."""
+        if not 1 <= to_page <= from_page:
+            raise ValueError("need 1 <= to_page <= from_page")
+        with self._lock:
+            self._link_loops[from_page] = to_page
 
     def _add_model_fault(self, model_id: str, endpoint: str, reply: _Reply, count: int | None) -> None:
         if endpoint not in DETAIL_ENDPOINTS:
@@ -381,20 +412,26 @@ class FakeHub:
                  headers: Mapping[str, str], body: bytes) -> _Reply:
         if path == "/_fake/mutate":
             return self._answer_mutate(body) if method == "POST" else _error(405, "POST only")
-        if path.startswith("/api/"):
-            with self._lock:
-                allowed, remaining, reset = self._quota.take(time.monotonic())
-                rate_headers = self._quota.headers(remaining, reset)
-            if not allowed:
-                reply = _json_reply(429, {"error": RATE_LIMITED}, _rate_limited_headers(reset) | rate_headers)
-            elif method in ("GET", "HEAD"):
-                reply = self._answer(path, query, host, headers)
-            else:
-                reply = _error(404, NOT_FOUND_PAGE)
-            return _Reply(reply.status, reply.body, rate_headers | reply.headers) if reply is not _HANG else _HANG
-        if method in ("GET", "HEAD") and (resolved := _split_repo_path(path, "resolve")) is not None:
-            return self._answer_resolve(*resolved, headers)
-        return _error(404, NOT_FOUND_PAGE)
+        resolved = _split_repo_path(path, "resolve") if method in ("GET", "HEAD") else None
+        if not path.startswith("/api/") and resolved is None:
+            return _error(404, NOT_FOUND_PAGE)
+        bucket = "api" if path.startswith("/api/") else "resolvers"
+        with self._lock:
+            quota = self._quotas[bucket]
+            allowed, remaining, reset = quota.take(time.monotonic())
+            rate_headers = quota.headers(remaining, reset, self._rate_headers)
+        if not allowed:
+            reply = _json_reply(429, {"error": RATE_LIMITED}, _rate_limited_headers(reset) | rate_headers)
+            if self._rate_headers != "sent":
+                reply.headers.pop("RateLimit", None)
+                reply.headers.pop("RateLimit-Policy", None)
+        elif resolved is not None:
+            reply = self._answer_resolve(*resolved, headers)
+        elif method in ("GET", "HEAD"):
+            reply = self._answer(path, query, host, headers)
+        else:
+            reply = _error(404, NOT_FOUND_PAGE)
+        return _Reply(reply.status, reply.body, rate_headers | reply.headers) if reply is not _HANG else _HANG
 
     def _answer(self, path: str, query: dict[str, list[str]], host: str, headers: Mapping[str, str]) -> _Reply:
         if path == "/api/agent-harnesses":
@@ -407,7 +444,8 @@ class FakeHub:
             if self._next_failures:
                 return self._next_failures.popleft()
             failing_pages = dict(self._failing_pages)
-        return self._listing(query, failing_pages, self.next_link_base or f"http://{host}")
+            link_loops = dict(self._link_loops)
+        return self._listing(query, failing_pages, self.next_link_base or f"http://{host}", link_loops)
 
     def _answer_model(self, rest: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> _Reply:
         split = _split_repo_path(f"/{rest}", "revision", with_file=False)
@@ -543,7 +581,8 @@ class FakeHub:
             self._listing_index[key] = serialized
             return serialized
 
-    def _listing(self, query: dict[str, list[str]], failing_pages: dict[int, int], link_base: str) -> _Reply:
+    def _listing(self, query: dict[str, list[str]], failing_pages: dict[int, int], link_base: str,
+                 link_loops: dict[int, int] | None = None) -> _Reply:
         try:
             page_size = min(int(query["limit"][-1]), self.page_size) if "limit" in query else self.page_size
             page, offset = _decode_cursor(query["cursor"][-1]) if "cursor" in query else (1, 0)
@@ -562,8 +601,13 @@ class FakeHub:
         body = b"[" + b", ".join(matching[offset : offset + page_size]) + b"]"
 
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        if offset + page_size < len(matching):
-            next_query = [(name, value) for name, values in query.items() if name != "cursor" for value in values]
+        next_query = [(name, value) for name, values in query.items() if name != "cursor" for value in values]
+        if link_loops and page in link_loops:
+            back_to = link_loops[page]  # the URL that page was fetched with (the first page has no cursor)
+            if back_to > 1:
+                next_query.append(("cursor", _encode_cursor(back_to, offset - (page - back_to) * page_size)))
+            headers["Link"] = f'<{link_base}/api/models?{urlencode(next_query)}>; rel="next"'
+        elif offset + page_size < len(matching):
             next_query.append(("cursor", _encode_cursor(page + 1, offset + page_size)))
             headers["Link"] = f'<{link_base}/api/models?{urlencode(next_query)}>; rel="next"'
         return _Reply(200, body, headers)

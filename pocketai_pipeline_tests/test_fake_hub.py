@@ -489,7 +489,7 @@ def test_the_readme_resolves_to_the_card_like_a_non_lfs_file(tmp_path):
     assert head.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert head.headers["ETag"] == f'"{git_blob_id(card.encode())}"' and head.headers["X-Repo-Commit"] == model["sha"]
     assert int(head.headers["Content-Length"]) == len(card.encode())
-    assert "RateLimit" not in head.headers  # resolvers have their own quota
+    assert head.headers["RateLimit"].startswith('"resolvers";')  # resolvers have their own quota
 
 
 def test_resolve_errors_are_entry_revision_and_repo_not_found():
@@ -612,7 +612,7 @@ def test_a_quota_answers_429_until_its_fixed_window_ends():
         session = get_session()
         allowed = [session.get(f"{hub.url}/api/models/{models[0]['id']}") for _ in range(3)]
         limited = session.get(f"{hub.url}/api/models")
-        resolve = session.get(f"{hub.url}/{models[0]['id']}/resolve/main/README.md")  # not counted
+        resolve = session.get(f"{hub.url}/{models[0]['id']}/resolve/main/README.md")  # its own bucket
         time.sleep(float(limited.headers["Retry-After"]) + 0.1)
         later = session.get(f"{hub.url}/api/models")
         hub.set_quota(None)
@@ -626,7 +626,8 @@ def test_a_quota_answers_429_until_its_fixed_window_ends():
     assert 1 <= info.reset_in_seconds <= 2 and limited.headers["Retry-After"] == str(info.reset_in_seconds)
     with pytest.raises(HfHubHTTPError, match="reached your 'api' rate limit"):
         hf_raise_for_status(limited)
-    assert resolve.status_code in (200, 404) and "RateLimit" not in resolve.headers
+    resolvers = parse_ratelimit_headers(resolve.headers)
+    assert resolve.status_code in (200, 404) and (resolvers.resource_type, resolvers.limit) == ("resolvers", DEFAULT_QUOTA)
     assert later.status_code == 200 and parse_ratelimit_headers(later.headers).remaining == 2
     assert parse_ratelimit_headers(unlimited.headers).limit == DEFAULT_QUOTA
 
@@ -776,3 +777,37 @@ def test_app_ready_edge_models_are_stable_unique_and_listed_under_their_filters(
     assert set(ids) == listed["litert"] | listed["litert-lm"] | listed["tflite"]
     cards = synthetic_cards(models)
     assert [model_id for model_id, card in cards.items() if card is None] == ["edge/app-files-none"]
+
+
+def test_resolvers_have_a_quota_of_their_own_and_headers_can_go_missing_or_bad():
+    models = synthetic_listing(2)
+    card = f"/{models[0]['id']}/resolve/main/README.md"
+    with served(models) as hub:
+        hub.set_quota(2, window_seconds=30, bucket="resolvers")
+        session = get_session()
+        resolves = [session.get(f"{hub.url}{card}") for _ in range(3)]
+        api = session.get(f"{hub.url}/api/models")
+        hub.set_rate_limit_headers("missing")
+        missing = [session.get(f"{hub.url}/api/models"), session.get(f"{hub.url}{card}")]
+        hub.set_rate_limit_headers("malformed")
+        malformed = session.get(f"{hub.url}/api/models")
+
+    assert [r.status_code for r in resolves[:2]] == [resolves[0].status_code] * 2 and resolves[2].status_code == 429
+    info = parse_ratelimit_headers(resolves[2].headers)
+    assert (info.resource_type, info.remaining, info.limit, info.window_seconds) == ("resolvers", 0, 2, 30)
+    assert resolves[2].headers["RateLimit-Policy"] == '"fixed window";"resolvers";q=2;w=30'
+    assert api.status_code == 200 and parse_ratelimit_headers(api.headers).resource_type == "api"
+    assert missing[1].status_code == 429 and "Retry-After" in missing[1].headers
+    assert not any("RateLimit" in r.headers or "RateLimit-Policy" in r.headers for r in missing)
+    assert "RateLimit" in malformed.headers and parse_ratelimit_headers(malformed.headers) is None
+
+
+def test_a_link_can_lead_back_to_a_page_already_served():
+    with served(synthetic_listing(50), page_size=10) as hub:
+        hub.loop_link(3, 2)
+        session = get_session()
+        urls = [f"{hub.url}/api/models"]
+        for _ in range(4):
+            urls.append(session.get(urls[-1]).links["next"]["url"])
+
+    assert urls[3] == urls[1] and urls[4] == urls[2] and len(set(urls[:3])) == 3
