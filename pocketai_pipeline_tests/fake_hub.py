@@ -49,6 +49,9 @@ Faults:
   200 whose `body` is not JSON: `fail_model(id, "revision", 200, body="<html>oops")`.
   `hang_model(model_id, endpoint, count=None)` accepts the request and never answers until the hub
   stops (for client timeouts). `clear_model_faults()` removes them all.
+- Trickling bodies: `trickle_next(seconds_per_byte, count=1)` (listing) and `trickle_model(model_id,
+  endpoint, seconds_per_byte, count=None)` answer 200 with a body sent a byte at a time: every read
+  is quick, the whole answer takes minutes (for whole-request timeouts).
 - Listing loop: `loop_link(from_page, to_page)` makes page `from_page`'s `Link` lead back to page
   `to_page`'s URL (a loop of `from_page - to_page + 1` pages).
 - Rate limits, per bucket as the Hub counts them: `api` (every `/api/…` call) and `resolvers` (every
@@ -88,7 +91,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -130,9 +133,15 @@ class _Reply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    trickle_seconds: float | None = None  # send the body a byte at a time, this long apart
 
 
 _HANG = _Reply(0, b"")  # answer nothing until the hub stops
+
+
+def _trickle(seconds_per_byte: float) -> _Reply:
+    """A 200 of valid JSON that takes `seconds_per_byte` for every one of its bytes."""
+    return _Reply(200, b'[' + b' ' * 1000 + b']', {"Content-Type": "application/json"}, trickle_seconds=seconds_per_byte)
 
 
 @dataclass
@@ -281,6 +290,15 @@ class FakeHub:
         """
         reply = _Reply(status, body.encode(), {"Content-Type": _content_type(body), **(headers or {})})
         self._add_model_fault(model_id, endpoint, reply, count)
+
+    def trickle_next(self, seconds_per_byte: float, *, count: int = 1) -> None:
+        """Answer the next `count` listing requests with a page whose body arrives a byte every `seconds_per_byte`."""
+        with self._lock:
+            self._next_failures.extend([_trickle(seconds_per_byte)] * count)
+
+    def trickle_model(self, model_id: str, endpoint: str, seconds_per_byte: float, *, count: int | None = None) -> None:
+        """Answer `endpoint` requests of `model_id` with a 200 whose body arrives a byte every `seconds_per_byte`."""
+        self._add_model_fault(model_id, endpoint, _trickle(seconds_per_byte), count)
 
     def hang_model(self, model_id: str, endpoint: str, *, count: int | None = None) -> None:
         """Accept `endpoint` requests of `model_id` and never answer them until the hub stops."""
@@ -431,7 +449,7 @@ class FakeHub:
             reply = self._answer(path, query, host, headers)
         else:
             reply = _error(404, NOT_FOUND_PAGE)
-        return _Reply(reply.status, reply.body, rate_headers | reply.headers) if reply is not _HANG else _HANG
+        return replace(reply, headers=rate_headers | reply.headers) if reply is not _HANG else _HANG
 
     def _answer(self, path: str, query: dict[str, list[str]], host: str, headers: Mapping[str, str]) -> _Reply:
         if path == "/api/agent-harnesses":
@@ -649,8 +667,16 @@ def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if reply.trickle_seconds is None:
                 self.wfile.write(reply.body)
+                return
+            for byte in range(len(reply.body)):
+                if hub._stopping.wait(reply.trickle_seconds):
+                    break
+                self.wfile.write(reply.body[byte : byte + 1])
+                self.wfile.flush()
 
         def _read_body(self) -> bytes:
             # Unread request bodies would be parsed as the next request on this kept-alive connection.

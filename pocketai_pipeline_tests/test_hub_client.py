@@ -8,7 +8,9 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError
 
 from pocketai_pipeline.hub.client import HubClient, HubRateLimitError, retry_wait, same_origin
+from pocketai_pipeline.hub.details import fetch_details
 from pocketai_pipeline.hub.listing import fetch_listing, parse_filters, recently_modified
+from pocketai_pipeline.sync.details import DetailsTarget
 from pocketai_pipeline_tests.fake_hub import FakeHub
 
 
@@ -154,6 +156,37 @@ def test_a_hub_that_never_answers_is_retried_within_one_bound_for_all_tries():
         took = time.monotonic() - started
     assert client.worst_case_seconds() == 3 * 0.4 + 1.5
     assert 2 * 0.4 < took <= client.worst_case_seconds() + 1  # retried, and never past the bound
+
+
+def test_a_listing_page_that_trickles_in_ends_as_a_timeout_within_the_bound(fake_hub):
+    fake_hub.set_models([model(1)])
+    fake_hub.trickle_next(0.2, count=2)  # every read is quick; the page would take 200 s
+    client = client_for(fake_hub, timeout_seconds=1, max_retries=1, max_wait_seconds=2)
+    started = time.monotonic()
+    with pytest.raises(httpx2.ReadTimeout, match="longer than 1s in all"):
+        fetch_listing(client, ("litert",))
+    took = time.monotonic() - started
+    assert len(listing_requests(fake_hub)) == 2  # a timeout is retried like any other
+    assert 2 * 1 <= took <= client.worst_case_seconds() + 1
+
+
+def test_a_detail_request_that_trickles_in_ends_as_a_timeout_counted_as_a_failure(fake_hub):
+    fake_hub.set_models([model(1)])
+    fake_hub.trickle_model("org/model-0001", "revision", 0.2)
+    client = client_for(fake_hub, timeout_seconds=1, max_retries=0)
+    started = time.monotonic()
+    fetched = fetch_details(client, DetailsTarget(1, "org/model-0001", f"{1:040x}"))
+    assert fetched.details is None and fetched.error.startswith("ReadTimeout")
+    assert 1 <= time.monotonic() - started <= client.worst_case_seconds() + 1
+
+
+def test_max_bytes_stops_reading_a_body_whatever_the_server_sends(fake_hub):
+    fake_hub.set_models([model(i) for i in range(50)])
+    fake_hub.page_size = 50
+    client = client_for(fake_hub)
+    whole = client.request(client.url("/api/models"), {"filter": "litert"})
+    cut = client.request(client.url("/api/models"), {"filter": "litert"}, max_bytes=100)
+    assert len(whole.content) > 1000 and cut.content == whole.content[:100]
 
 
 def test_the_default_bound_of_one_request():

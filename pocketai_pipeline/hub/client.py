@@ -10,8 +10,11 @@ configured endpoint's origin.
 
 import json
 import random
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 import msgspec
-from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff, parse_ratelimit_headers
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, parse_ratelimit_headers
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Network errors a retry may mend: timeouts, and connections reset or cut mid-answer. A refused
@@ -28,6 +31,8 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # a Hub that is down for longer than one run's retries.
 TRANSIENT_ERRORS = (httpx2.TimeoutException, httpx2.ReadError, httpx2.WriteError, httpx2.CloseError,
                     httpx2.RemoteProtocolError)
+# The body is kept decoded: these headers describe the bytes on the wire, not `response.content`.
+DECODED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
 
@@ -63,18 +68,28 @@ class HubClient:
         hf_raise_for_status(response)
         return response
 
-    def request(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
-        """Like `get`, but the last response is returned whatever its status (after the bounded retries)."""
+    def request(
+        self,
+        url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> httpx2.Response:
+        """Like `get`, but the last response is returned whatever its status (after the bounded retries).
+
+        `headers` are sent besides the Hub's own (e.g. `Range`); with `max_bytes`, no more of the body is
+        read than that, whatever the server sends (the rest is dropped with the connection).
+        """
         # token=False, never None: None makes huggingface_hub send a token found on the machine.
         token = self.token if self.token and same_origin(url, self.endpoint) else False
-        headers = build_hf_headers(token=token, library_name="pocketai-pipeline", library_version=library_version())
+        sent = build_hf_headers(token=token, library_name="pocketai-pipeline", library_version=library_version())
+        sent.update(headers or {})
         waited = 0.0
         for attempt in range(self.max_retries + 1):
             last_try = attempt == self.max_retries
             try:
-                # One attempt per call: every retry happens in this loop, so one bound covers them all.
-                response = http_backoff("GET", url, params=params, headers=headers, timeout=self.timeout_seconds,
-                                        max_retries=0, retry_on_exceptions=(), retry_on_status_codes=())
+                response = self.send_once(url, params, sent, max_bytes)
             except httpx2.ConnectError as error:
                 host = urlsplit(url).netloc
                 raise HubSetupError(
@@ -100,6 +115,32 @@ class HubClient:
             time.sleep(wait)
             waited += wait
         raise AssertionError("unreachable: the last try returns or raises")
+
+    def send_once(
+        self, url: str, params: dict[str, Any] | None, headers: dict[str, str], max_bytes: int | None
+    ) -> httpx2.Response:
+        """One try, bounded as a whole by `timeout_seconds`: a body still arriving then ends as a ReadTimeout.
+
+        Redirects are followed by huggingface_hub's session, which drops the token for another origin
+        (the Hub sends file downloads to its storage host).
+        """
+        deadline = time.monotonic() + self.timeout_seconds
+        with get_session().stream("GET", url, params=params, headers=headers, timeout=self.timeout_seconds) as response:
+            body = bytearray()
+            with cut_off_at(deadline, response):
+                try:
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if max_bytes is not None and len(body) >= max_bytes:
+                            del body[max_bytes:]
+                            break
+                except httpx2.RemoteProtocolError:
+                    if time.monotonic() <= deadline:
+                        raise
+            if time.monotonic() > deadline and (max_bytes is None or len(body) < max_bytes):
+                raise httpx2.ReadTimeout(f"GET {strip_query(url)} took longer than {self.timeout_seconds:g}s in all")
+        kept = [(name, value) for name, value in response.headers.multi_items() if name.lower() not in DECODED_HEADERS]
+        return httpx2.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
 
     def worst_case_seconds(self) -> float:
         """The longest one request can take before it gives up: every try timing out, plus the waits between."""
@@ -172,6 +213,28 @@ def page_items(response: httpx2.Response, where: str) -> list[bytes]:
 
 def _json_kind(body: bytes) -> str:
     return type(json.loads(body)).__name__
+
+
+@contextmanager
+def cut_off_at(deadline: float, response: httpx2.Response) -> Iterator[None]:
+    """Shut the response's socket down at `deadline`, so that a body trickling in a byte at a time
+    cannot outlast it (each read's own timeout restarts with every byte)."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+
+    def shut_down() -> None:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), shut_down) if sock is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def retry_wait(headers: httpx2.Headers, attempt: int) -> float:
