@@ -6,6 +6,9 @@ from pocketai_pipeline.defs.assets import hf_litert_listing, hub_models, litert_
 from pocketai_pipeline.defs.automation import build_schedules, build_sensors
 from pocketai_pipeline.defs.jobs import hf_litert_sync_job
 from pocketai_pipeline.defs.resources import build_resources
+from pocketai_pipeline.settings import check_settings_at_load
+
+check_settings_at_load()  # every bad setting in one error, each named with a valid example, before anything is built
 
 defs = dg.Definitions(
     assets=[hub_models, hf_litert_listing, litert_model_records, ml_models, ml_model_details],

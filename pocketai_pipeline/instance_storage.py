@@ -10,22 +10,16 @@ a CLI command that had to start it stops it again at exit, unless another proces
 POCKETAI_EMBEDDED_MANAGED=1 says a parent (`make dev`) manages it.
 """
 
-import re
-
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 
 from pocketai_pipeline import settings
 from pocketai_pipeline.catalog import embedded
 
-POSTGRES_SCHEME = re.compile(r"^postgres(ql)?(\+\w+)?://")
-
 
 def dagster_pg_url() -> str:
     url = settings.dagster_pg_url() or embedded.database_url(embedded.home_dir(), "dagster")
-    if not POSTGRES_SCHEME.match(url):
-        raise ValueError("DAGSTER_PG_URL must be a PostgreSQL URL such as postgresql+psycopg2://user:password@host/dagster")
-    return POSTGRES_SCHEME.sub("postgresql+psycopg2://", url)
+    return settings.check_dagster_pg_url(url)
 
 
 class PostgresStorageFromEnv(DagsterPostgresStorage):

@@ -1,6 +1,9 @@
 """Every environment variable the code location reads, read here when it loads (the README's settings table)."""
 
+import atexit
 import os
+import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,12 +15,13 @@ def env_number(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
+    example = f"{name}={int(default) if float(default).is_integer() else default}"  # 4194304, not 4.1943e+06
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"{name}={value!r} is not a number; unset it or give e.g. {name}={default:g}") from None
+        raise ValueError(f"{name}={value!r} is not a number; unset it or give e.g. {example}") from None
     if number < 0:
-        raise ValueError(f"{name}={value!r} must not be negative; unset it or give e.g. {name}={default:g}")
+        raise ValueError(f"{name}={value!r} must not be negative; unset it or give e.g. {example}")
     return number
 
 
@@ -34,6 +38,21 @@ def hub_step_retry_delay_seconds() -> float:
 def details_time_budget_seconds() -> float:
     """How long one run may spend fetching per-model details (contract rule 12)."""
     return env_number("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", 1800)
+
+
+def file_facts_time_budget_seconds() -> float:
+    """How long one run may spend reading runtime-file headers (contract rule 13)."""
+    return env_number("POCKETAI_FILE_FACTS_TIME_BUDGET_SECONDS", 1800)
+
+
+def file_facts_max_bytes() -> int:
+    """The most bytes read from one runtime file (contract rule 13): a positive whole number."""
+    name, default = "POCKETAI_FILE_FACTS_MAX_BYTES", 4194304
+    number = env_number(name, default)
+    if number < 1 or number != int(number):
+        raise ValueError(f"{name}={os.environ[name]!r} is not a positive whole number of bytes; "
+                         f"unset it or give e.g. {name}={default}")
+    return int(number)
 
 
 STORAGE_SCHEMES = ("s3", "gs", "gcs", "file")
@@ -97,10 +116,7 @@ def check_secrets(check_database_url: Callable[[str], object]) -> None:
     `HF_TOKEN` is one word (whitespace or a control character, a pasted newline, would break its header);
     `DATABASE_URL` is given to `check_database_url`, which raises naming the variable.
     """
-    token = os.environ.get("HF_TOKEN")
-    if token and any(char.isspace() or not char.isprintable() for char in token):
-        raise ValueError("HF_TOKEN holds whitespace or control characters (a pasted newline?); set it to the token "
-                         "alone, e.g. HF_TOKEN=hf_…, or unset it")
+    check_hf_token()
     if os.environ.get("DATABASE_URL"):
         check_database_url(os.environ["DATABASE_URL"])
 
@@ -198,3 +214,104 @@ def url_password(url: str) -> str:
         return urlsplit(url.strip()).password or ""
     except ValueError:
         return ""
+
+
+# --- Every setting at once: what `make sync`, `make dev`, `make demo` and the code location check first.
+
+POSTGRES_SCHEME = re.compile(r"^postgres(ql)?(\+\w+)?://")
+
+
+class SettingsError(ValueError):
+    """Settings with a bad value: one sentence per setting (on its own line), naming it with a valid example."""
+
+    def __init__(self, sentences: list[str]) -> None:
+        super().__init__("\n".join(sentences))
+        self.sentences = sentences
+
+
+def check_dagster_pg_url(url: str) -> str:
+    """`DAGSTER_PG_URL` (or the embedded one) as the psycopg2 URL dagster-postgres needs. Not echoed: it has a password."""
+    if not POSTGRES_SCHEME.match(url):
+        raise ValueError("DAGSTER_PG_URL must be a PostgreSQL URL such as postgresql+psycopg2://user:password@host/dagster")
+    return POSTGRES_SCHEME.sub("postgresql+psycopg2://", url)
+
+
+def check_hf_token() -> None:
+    """`HF_TOKEN` is one word: whitespace or a control character (a pasted newline) would break its header."""
+    token = os.environ.get("HF_TOKEN")
+    if token and any(char.isspace() or not char.isprintable() for char in token):
+        raise ValueError("HF_TOKEN holds whitespace or control characters (a pasted newline?); set it to the token "
+                         "alone, e.g. HF_TOKEN=hf_…, or unset it")
+
+
+def sync_cron() -> str:
+    """`POCKETAI_SYNC_CRON`: the daily schedule's cron (UTC)."""
+    return os.environ.get("POCKETAI_SYNC_CRON", "").strip() or DEFAULT_SYNC_CRON
+
+
+def _setting_checks() -> list[Callable[[], object]]:
+    """One call per setting, each raising ValueError with its sentence. Imported here: they import this module."""
+    from pocketai_pipeline.catalog.resource import catalog_url
+    from pocketai_pipeline.defs.automation import schedule_on
+    from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, DEFAULT_FILTER, HubResource
+
+    def if_set(name: str, check: Callable[[str], object]) -> Callable[[], object]:
+        return lambda: check(os.environ[name]) if os.environ.get(name) else None
+
+    def parsed(name: str, parse: Callable[[str, str | None], object]) -> Callable[[], object]:
+        return lambda: parse(name, os.environ.get(name))
+
+    return [
+        if_set("DATABASE_URL", catalog_url),
+        pocketai_home,
+        lambda: storage_url("."),
+        if_set("DAGSTER_PG_URL", check_dagster_pg_url),
+        lambda: HubResource(endpoint=hf_endpoint(DEFAULT_ENDPOINT)),
+        check_hf_token,
+        lambda: HubResource(filter=hf_filter(DEFAULT_FILTER)),
+        details_time_budget_seconds,
+        file_facts_time_budget_seconds,
+        file_facts_max_bytes,
+        lambda: schedule_on(sync_cron(), enabled=True),
+        parsed("POCKETAI_SYNC_SCHEDULE_ENABLED", parse_enabled),
+        parsed("POCKETAI_ALERT_WEBHOOK_URL", parse_http_url),
+        parsed("POCKETAI_CHANGE_SENSOR_MINUTES", parse_interval_seconds),
+        parsed("POCKETAI_DAGSTER_URL", parse_http_url),
+        hub_step_retries,
+        hub_step_retry_delay_seconds,
+    ]
+
+
+def sentences_of(error: ValueError) -> list[str]:
+    """The sentences of a settings error; pydantic's wrapping (a resource field's validator) taken off."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):  # pydantic.ValidationError
+        return [str(item["ctx"]["error"]) if "error" in item.get("ctx", {}) else item["msg"] for item in errors()]
+    return str(error).splitlines() or [type(error).__name__]
+
+
+def setting_problems() -> list[str]:
+    """A sentence for every setting whose value is bad, in the README's order; [] when all are good."""
+    problems: list[str] = []
+    for check in _setting_checks():
+        try:
+            check()
+        except ValueError as error:
+            problems += sentences_of(error)
+    return list(dict.fromkeys(problems))
+
+
+def check_settings() -> None:
+    """Raise one SettingsError naming every bad setting, before anything is started or built."""
+    if problems := setting_problems():
+        raise SettingsError(problems)
+
+
+def check_settings_at_load() -> None:
+    """check_settings for the code location's import. Dagster's CLI prints a load error with its stack and then a
+    summary line of its own, so the sentences are printed again when the process exits: the console's last lines."""
+    try:
+        check_settings()
+    except SettingsError as error:
+        atexit.register(print, *error.sentences, sep="\n", file=sys.stderr, flush=True)
+        raise

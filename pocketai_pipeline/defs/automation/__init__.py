@@ -10,11 +10,16 @@ from pocketai_pipeline.settings import DEFAULT_SYNC_CRON, AutomationSettings
 
 def build_schedules() -> list[dg.ScheduleDefinition]:
     settings = AutomationSettings.from_env()
+    return [schedule_on(settings.sync_cron, settings.schedule_enabled)]
+
+
+def schedule_on(cron: str, enabled: bool) -> dg.ScheduleDefinition:
+    """The daily schedule on `cron`; a cron Dagster refuses is a POCKETAI_SYNC_CRON error with an example."""
     try:
-        return [daily_schedule(settings.sync_cron, settings.schedule_enabled)]
+        return daily_schedule(cron, enabled)
     except dg.DagsterInvalidDefinitionError:
         raise ValueError(
-            f"POCKETAI_SYNC_CRON={settings.sync_cron!r} is not a cron schedule Dagster accepts: give five fields "
+            f"POCKETAI_SYNC_CRON={cron!r} is not a cron schedule Dagster accepts: give five fields "
             f"(minute hour day month weekday), e.g. POCKETAI_SYNC_CRON='{DEFAULT_SYNC_CRON}' for 02:00 UTC daily"
         ) from None
 
