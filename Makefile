@@ -20,7 +20,7 @@ CHANGE ?= 10
 REMOVE ?= 3
 VERBOSE_FLAG = $(if $(filter-out 0 no false,$(VERBOSE)),--verbose)
 
-.PHONY: dev viewer install sync demo demo-dev demo-change migrate test test-fast bench stop lock clean browser-deps
+.PHONY: dev viewer install sync demo demo-dev demo-change migrate psql test test-fast bench stop lock clean browser-deps psql-deps
 
 install: $(INSTALLED)
 
@@ -53,7 +53,10 @@ demo-change: install  ## change the running demo Hub's models: make demo-change 
 migrate: install  ## as the catalog's owner: migrate DATABASE_URL to the newest schema; GRANT_TO=role also grants a sync role its rights
 	$(PY) -m pocketai_pipeline.catalog.migrate $(if $(GRANT_TO),--grant-to $(GRANT_TO))
 
-test: install browser-deps  ## the whole suite, end-to-end and browser tests included
+psql: install psql-deps  ## psql on the catalog: DATABASE_URL, else the embedded PostgreSQL of POCKETAI_HOME; DEMO=1: the demo's
+	@exec $(EMBEDDED) psql $(if $(filter-out 0 no false,$(DEMO)),--home $(abspath $(DEMO_HOME)))
+
+test: install browser-deps psql-deps  ## the whole suite, end-to-end and browser tests included
 	$(VENV)/bin/pytest
 
 test-fast: install  ## without the slow end-to-end tests
@@ -61,6 +64,9 @@ test-fast: install  ## without the slow end-to-end tests
 
 browser-deps:  ## Debian's chromium, for the browser test (apt-get, as root)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+psql-deps:  ## Debian's postgresql-client (psql), for make psql and its test (apt-get, as root)
+	@command -v psql >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client; }
 
 SIZES ?= 1000 10000 100000 1000000
 bench: install  ## old job vs pipeline vs dlt vs COPY floor, 4 scenarios per size (all 4 sizes: ~75 min on 2 cores; SIZES="1000 10000": ~3 min)

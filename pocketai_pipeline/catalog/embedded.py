@@ -11,9 +11,14 @@ servers. Who stops it:
 - With ``POCKETAI_EMBEDDED_MANAGED=1`` a process neither registers nor stops it: its parent manages
   the server. ``make dev`` (pocketai_pipeline.devserver) sets it for Dagster's processes, and stops
   the server itself once they are gone.
-- ``url`` below starts it and pins it: it keeps running until ``stop`` (``make stop``).
+- ``url`` below starts it and pins it: it keeps running until ``stop`` (``make stop``). It prints the URL
+  libpq (``psql``) takes; ``--driver psycopg`` prints SQLAlchemy's form instead.
+- ``psql`` (``make psql``) opens psql on the catalog as one more user: it stops the server at exit if it
+  started it.
 
+    python -m pocketai_pipeline.catalog.embedded url                      # postgresql://…, for psql
     python -m pocketai_pipeline.catalog.embedded url --database dagster --driver psycopg2
+    python -m pocketai_pipeline.catalog.embedded psql [--home .pocketai-demo]
     python -m pocketai_pipeline.catalog.embedded stop
 """
 
@@ -21,7 +26,10 @@ import argparse
 import atexit
 import fcntl
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -102,7 +110,7 @@ def release(home: Path) -> bool:
     del _registered[home]
     with _locked(home):
         (users_dir(home) / str(pid)).unlink(missing_ok=True)
-        if live_users(home) or (users_dir(home) / PINNED).exists():
+        if live_users(home) or pinned(home):
             return False
         return stop(home)
 
@@ -146,6 +154,11 @@ def pin(home: Path) -> None:
     (users_dir(home) / PINNED).touch()
 
 
+def pinned(home: Path) -> bool:
+    """Whether ``url`` pinned the server under ``home`` (it then runs until ``stop``)."""
+    return (users_dir(home) / PINNED).exists()
+
+
 def ensure_database(home: Path, database: str) -> None:
     """Create ``database`` in the embedded server unless it exists; safe when raced."""
     with psycopg.connect(server_url(home), autocommit=True) as conn:
@@ -158,7 +171,7 @@ def ensure_database(home: Path, database: str) -> None:
             pass  # another process created it first
 
 
-def database_url(home: Path, database: str = DEFAULT_DATABASE, driver: str = "psycopg") -> str:
+def database_url(home: Path, database: str = DEFAULT_DATABASE, driver: str | None = "psycopg") -> str:
     ensure_database(home, database)
     return server_url(home, database=database, driver=driver)
 
@@ -194,23 +207,63 @@ def stop(home: Path, timeout_seconds: float = 30) -> bool:
     raise TimeoutError(f"embedded PostgreSQL (pid {pid}) under {home} did not stop in {timeout_seconds}s")
 
 
-def main() -> None:
+def libpq_url(sqlalchemy_url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL (``postgresql+psycopg://…``) as libpq takes it (``postgresql://…``)."""
+    scheme, separator, rest = sqlalchemy_url.partition("://")
+    return f"postgresql://{rest}" if separator and scheme.startswith("postgres") else sqlalchemy_url
+
+
+def run_psql(url: str, psql_args: list[str]) -> int:
+    """psql on ``url`` in the foreground; Ctrl-C belongs to psql (it cancels a query), not to this process."""
+    psql = shutil.which("psql")
+    if psql is None:
+        print("psql is not installed: install Debian's postgresql-client (apt-get install postgresql-client), "
+              "or run make psql-deps", file=sys.stderr)
+        return 127
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.call([psql, url, *psql_args],
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def catalog_psql(home: Path, database: str, psql_args: list[str], *, use_database_url: bool = True) -> int:
+    """psql on the catalog: DATABASE_URL when set (and `use_database_url`), else the embedded server under
+    ``home``, stopped at exit if this process started it and nobody else uses it."""
+    if use_database_url and os.environ.get("DATABASE_URL"):
+        return run_psql(libpq_url(os.environ["DATABASE_URL"]), psql_args)
+    url = database_url(home, database, driver=None)
+    try:
+        return run_psql(url, psql_args)
+    finally:
+        if release(home):
+            print(f"stopped the embedded PostgreSQL under {home}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["url", "stop"])
+    parser.add_argument("command", choices=["url", "psql", "stop"])
     parser.add_argument("--database", default=DEFAULT_DATABASE)
-    parser.add_argument("--driver", default="psycopg", help="SQLAlchemy driver suffix, e.g. psycopg or psycopg2")
-    parser.add_argument("--home", type=Path, help="instead of POCKETAI_HOME")
-    args = parser.parse_args()
+    parser.add_argument("--driver", default=None,
+                        help="print SQLAlchemy's URL with this driver (psycopg, psycopg2) instead of libpq's postgresql://")
+    parser.add_argument("--home", type=Path, help="instead of POCKETAI_HOME (psql: and instead of DATABASE_URL)")
+    args, psql_args = parser.parse_known_args(argv)
+    if psql_args and args.command != "psql":
+        parser.error(f"unrecognized arguments: {' '.join(psql_args)}")
     home = (args.home or home_dir()).resolve()
     if args.command == "url":
         url = database_url(home, args.database, args.driver)
         pin(home)
         print(url)
+    elif args.command == "psql":
+        return catalog_psql(home, args.database, psql_args, use_database_url=args.home is None)
     elif stop(home):
         print(f"stopped the embedded PostgreSQL under {home}")
     else:
         print(f"no embedded PostgreSQL was running under {home}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
