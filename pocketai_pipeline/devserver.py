@@ -1,10 +1,16 @@
 """The Makefile's commands for a developer's machine: `python -m pocketai_pipeline.devserver COMMAND`.
 
-- ``dev``: ``dagster dev`` (webserver, daemon, code servers) on 127.0.0.1, after checking that the port is
-  free. Ctrl-C or SIGTERM stops Dagster's whole process group first, then the embedded PostgreSQL.
+- ``dev``: ``dg dev`` on workspace.yaml (Dagster's webserver, daemon, code servers) on 127.0.0.1, after checking
+  that the port is free. Ctrl-C or SIGTERM stops Dagster's whole process group first, then the embedded
+  PostgreSQL, and exits 0 when that went cleanly.
 - ``viewer``: ``dagster-webserver --read-only`` the same way (nobody can launch or change anything in it).
-- ``sync``: materialize one partition (today's) through the Dagster instance, printing a line per step.
-- ``demo``: ``sync`` twice against a local fake Hub; ``demo-dev``: ``dev`` against a local fake Hub.
+- ``sync``: materialize one partition (today's) through the Dagster instance, printing a line per step,
+  once the catalog database and the Hub both answered.
+- ``demo``: ``sync`` twice against a local fake Hub (the one ``demo-dev`` runs, if it does); ``demo-dev``:
+  ``dev`` against a local fake Hub.
+
+Every command first checks every setting: a bad one ends it with one sentence per setting naming it and a
+valid example, the traceback going to logs/devserver-debug.log.
 
 Dagster's processes get ``POCKETAI_EMBEDDED_MANAGED=1``: this process starts the embedded PostgreSQL,
 they only attach to it, and it stops it once they are gone (see catalog/embedded.py).
@@ -19,11 +25,14 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pocketai_pipeline import settings
 from pocketai_pipeline.catalog import embedded
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +41,10 @@ HOST = "127.0.0.1"
 LEADER_STOP_SECONDS = 30  # dagster dev asks its webserver and daemon to shut down, then waits for them
 GROUP_STOP_SECONDS = 10
 FAKE_HUB_ARGS = ["--models", "2100", "--page-size", "500", "--edge-cases"]
+DEMO_IGNORES = ("DAGSTER_PG_URL", "HF_TOKEN", "HF_ENDPOINT", "POCKETAI_STORAGE_URL")
 LAUNCHED_BY_TAG = "pocketai/launched_by"
+DEBUG_LOG = REPO / "logs" / "devserver-debug.log"
+PREFLIGHT_TIMEOUT_SECONDS = 10
 _signals_received: list[int] = []  # once one arrived, stopping is under way: later ones change nothing
 
 
@@ -59,6 +71,27 @@ def stopping_on_signals() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def log_debug(error: BaseException) -> None:
+    """The traceback of `error` appended to DEBUG_LOG, for whoever wants more than the sentence on the console."""
+    try:
+        DEBUG_LOG.parent.mkdir(parents=True, exist_ok=True)
+        with DEBUG_LOG.open("a") as log:
+            log.write(f"--- {datetime.now(UTC).isoformat()} {' '.join(sys.argv)}\n")
+            log.write("".join(traceback.format_exception(error)))
+    except OSError:
+        pass  # the console's sentence is what matters
+
+
+def require_good_settings() -> None:
+    """Exit 2 with one line per bad setting (naming it, with a valid example) as the last lines."""
+    try:
+        settings.check_settings()
+    except settings.SettingsError as error:
+        log_debug(error)
+        print(*error.sentences, sep="\n", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -95,12 +128,17 @@ def start_embedded() -> Path | None:
 
 
 def stop_embedded(home: Path | None) -> None:
+    """Release the embedded PostgreSQL and say truthfully whether it stopped, and if not, what keeps it."""
     if home is None:
         return
     if embedded.release(home):
         print("stopped the embedded PostgreSQL", flush=True)
     elif users := embedded.live_users(home):
-        print(f"the embedded PostgreSQL keeps running: still used by pid {', '.join(map(str, users))}", flush=True)
+        print(f"the embedded PostgreSQL under {home} keeps running: still used by pid {', '.join(map(str, users))}",
+              flush=True)
+    elif embedded.pinned(home) and embedded.running_url(home):
+        print(f"the embedded PostgreSQL under {home} keeps running: pinned by `embedded url` until make stop",
+              flush=True)
 
 
 def group_alive(group: int) -> bool:
@@ -184,8 +222,8 @@ def serve(args: list[str], *, host: str, port: int, variable: str, command: str,
                 exit_code = popen.wait()
                 print(f"{Path(args[0]).name} exited with {exit_code}", flush=True)
             except Stop as stop:
-                print(f"{stop}: stopping Dagster, then the embedded PostgreSQL", flush=True)
-                exit_code = 128 + stop.signum
+                print(f"{stop}: stopping Dagster's processes", flush=True)
+                exit_code = 0  # asked to stop, and stopping below: a clean stop is a success, not make's Error 130
             finally:
                 if popen is not None:
                     stop_group(popen)
@@ -196,7 +234,9 @@ def serve(args: list[str], *, host: str, port: int, variable: str, command: str,
 
 
 def dev(host: str, port: int, command: str = "dev") -> int:
-    return serve([str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)],
+    # `dg dev -w workspace.yaml` runs what `dagster dev` runs (webserver, daemon, code servers), without its
+    # SupersessionWarning.
+    return serve([str(BIN / "dg"), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)],
                  host=host, port=port, variable="DAGSTER_PORT", command=command, what="the Dagster UI")
 
 
@@ -223,17 +263,25 @@ def fake_hub(url_file: Path, log_file: Path) -> Iterator[str]:
         url_file.unlink(missing_ok=True)
 
 
-def use_demo_home(home: Path) -> None:
-    """The demo's own POCKETAI_HOME and embedded PostgreSQL, whatever databases or token the shell names."""
+def use_demo_home(home: Path, command: str) -> None:
+    """The demo's own POCKETAI_HOME and embedded PostgreSQL. It refuses DATABASE_URL rather than fill that catalog
+    with synthetic models; it says which of the shell's other settings it leaves aside."""
+    if os.environ.get("DATABASE_URL"):
+        raise SystemExit(
+            f"make {command} writes 2,100 synthetic models into its catalog, so it does not use DATABASE_URL: "
+            f"unset it for the demo (env -u DATABASE_URL make {command}), which then keeps its catalog in the "
+            f"embedded PostgreSQL under {home}"
+        )
     home.mkdir(parents=True, exist_ok=True)
     os.environ["POCKETAI_HOME"] = str(home)
-    for name in ("DATABASE_URL", "DAGSTER_PG_URL", "HF_TOKEN"):
-        os.environ.pop(name, None)
+    if ignored := [name for name in DEMO_IGNORES if os.environ.pop(name, None)]:
+        print(f"the demo ignores {' and '.join(ignored)} (it runs on {home} and a local fake Hub)", flush=True)
 
 
 def demo_dev(home: Path, host: str, port: int) -> int:
     """The fake Hub and `dev` on `home`; the Hub's URL in home/fake-hub.url for `make demo-change`."""
-    use_demo_home(home)
+    use_demo_home(home, "demo-dev")
+    require_good_settings()
     check_port(host, port, "DAGSTER_PORT", "demo-dev")
     try:
         with stopping_on_signals():
@@ -320,8 +368,63 @@ def follow_run(instance, launched_by: str, done: threading.Event) -> None:
         done.wait(0.5)
 
 
+def catalog_problem() -> str | None:
+    """Why the catalog database cannot be used (DATABASE_URL, or the embedded one started), else None."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DBAPIError
+
+    from pocketai_pipeline.catalog.resource import CatalogConnectionError, catalog_url, connection_failure, embedded_url
+
+    if not os.environ.get("DATABASE_URL"):
+        try:
+            embedded_url(embedded.home_dir())  # the sync would start it anyway; this process is now one of its users
+        except CatalogConnectionError as error:
+            return str(error)
+        return None
+    url = catalog_url(os.environ["DATABASE_URL"])
+    engine = create_engine(url, connect_args={"connect_timeout": PREFLIGHT_TIMEOUT_SECONDS})
+    try:
+        with engine.connect():
+            return None
+    except DBAPIError as error:
+        return connection_failure("DATABASE_URL", url, error)
+    finally:
+        engine.dispose()
+
+
+def hub_problem() -> str | None:
+    """Why the Hub's listing cannot be asked for (one try, no retries), else None."""
+    from pocketai_pipeline.hub.client import HubSetupError
+    from pocketai_pipeline.hub.resource import DEFAULT_ENDPOINT, HubResource
+
+    endpoint = settings.hf_endpoint(DEFAULT_ENDPOINT).rstrip("/")
+    client = HubResource(endpoint=endpoint, token=os.environ.get("HF_TOKEN") or None,
+                         timeout_seconds=PREFLIGHT_TIMEOUT_SECONDS, max_retries=0, max_wait_seconds=0).client()
+    try:
+        status = client.request(f"{endpoint}/api/models", params={"limit": 1}).status_code
+    except HubSetupError as error:
+        return str(error)
+    except Exception as error:  # a timeout, a reset: whatever the client gives up on
+        return f"HF_ENDPOINT={endpoint} did not answer ({type(error).__name__}: {error}): is the Hub (or your mirror) up?"
+    if status in (401, 403):
+        return f"HF_TOKEN was refused by HF_ENDPOINT={endpoint} ({status} on GET /api/models): check or unset HF_TOKEN"
+    if status >= 400:
+        return f"HF_ENDPOINT={endpoint} answered {status} to GET /api/models: is it the Hub, or a mirror of its API?"
+    return None
+
+
+def preflight_problems() -> list[str]:
+    """One sentence for each of the catalog database and the Hub that cannot be used: both are always tried."""
+    return [problem for problem in (catalog_problem(), hub_problem()) if problem]
+
+
 def sync(partition: str | None, verbose: bool) -> int:
     """Materialize `partition` (today's UTC date) with the job the UI and schedule run; print what it did."""
+    require_good_settings()
+    if problems := preflight_problems():
+        print(*problems, sep="\n", file=sys.stderr, flush=True)
+        return 1
+
     import dagster as dg
 
     from pocketai_pipeline import report
@@ -356,12 +459,38 @@ def sync(partition: str | None, verbose: bool) -> int:
     return 0
 
 
+def running_demo_hub(home: Path) -> str | None:
+    """The URL of the fake Hub `make demo-dev` runs on `home`, if it answers."""
+    url_file = home / "fake-hub.url"
+    url = url_file.read_text().strip() if url_file.is_file() else ""
+    if not url:
+        return None
+    try:
+        with urllib.request.urlopen(f"{url}/api/models?limit=1", timeout=5) as response:
+            return url if response.status == 200 else None
+    except OSError:
+        return None
+
+
+@contextmanager
+def demo_hub(home: Path) -> Iterator[str]:
+    """The running demo-dev's fake Hub (so make demo-change's changes stay), else a fresh one, said so."""
+    if url := running_demo_hub(home):
+        print(f"using the fake Hub of the running make demo-dev at {url}", flush=True)
+        yield url
+        return
+    with tempfile.TemporaryDirectory() as tmp, fake_hub(Path(tmp) / "url", home / "fake-hub-demo.log") as url:
+        print(f"started a fresh fake Hub at {url} (2,100 synthetic models; changes made by make demo-change to an "
+              "earlier one are not in it)", flush=True)
+        yield url
+
+
 def demo(home: Path, verbose: bool) -> int:
     """`sync` twice against the fake Hub, on `home`: the second run changes nothing."""
-    use_demo_home(home)
-    with tempfile.TemporaryDirectory() as tmp, fake_hub(Path(tmp) / "url", home / "fake-hub-demo.log") as url:
+    use_demo_home(home, "demo")
+    require_good_settings()
+    with demo_hub(home) as url:
         os.environ["HF_ENDPOINT"] = url
-        print(f"fake Hub at {url}", flush=True)
         code = sync(None, verbose)
         if code == 0:
             print("--- again: nothing should change ---", flush=True)
@@ -386,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             command.add_argument("--home", type=Path, default=REPO / ".pocketai-demo")
     args = parser.parse_args(argv)
+    if args.command in ("dev", "viewer"):
+        require_good_settings()
     if args.command == "dev":
         return dev(args.host, args.port)
     if args.command == "viewer":

@@ -5,16 +5,23 @@ and shows a valid value, and never echoes a secret.
 Each case imports `pocketai_pipeline.definitions` in a fresh interpreter with only that variable set (the
 subprocesses run a few at a time, once per module); DAGSTER_PG_URL is read when the instance loads
 (dagster.yaml), so its case also loads the instance.
+
+The make commands (issue 19, item 1): each case through devserver's `sync` (what `make sync` runs), in this
+process, ends with one line per bad setting and no traceback, before anything starts; `make sync`, `make dev`
+and `make demo` themselves with one bad value each; with a dead database and an unreachable Hub, `make sync`
+names both (item 2).
 """
 
 import os
 import subprocess
 import sys
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from pocketai_pipeline import devserver
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline_tests.catalog_snapshot import snapshot, sync
 from pocketai_pipeline_tests.synthetic import synthetic_listing
@@ -47,6 +54,9 @@ CASES = [
     ("POCKETAI_HF_FILTER", ",,", "litert"),
     ("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", "soon", "POCKETAI_DETAILS_TIME_BUDGET_SECONDS=1800"),
     ("POCKETAI_DETAILS_TIME_BUDGET_SECONDS", "-5", "POCKETAI_DETAILS_TIME_BUDGET_SECONDS=1800"),
+    ("POCKETAI_FILE_FACTS_TIME_BUDGET_SECONDS", "soon", "POCKETAI_FILE_FACTS_TIME_BUDGET_SECONDS=1800"),
+    ("POCKETAI_FILE_FACTS_MAX_BYTES", "0", "POCKETAI_FILE_FACTS_MAX_BYTES=4194304"),
+    ("POCKETAI_FILE_FACTS_MAX_BYTES", "4MB", "POCKETAI_FILE_FACTS_MAX_BYTES=4194304"),
     ("POCKETAI_SYNC_CRON", "every day", "0 2 * * *"),
     ("POCKETAI_SYNC_SCHEDULE_ENABLED", "maybe", "POCKETAI_SYNC_SCHEDULE_ENABLED=true"),
     ("POCKETAI_ALERT_WEBHOOK_URL", "not-a-url", "https://"),
@@ -118,3 +128,83 @@ def test_a_bad_database_url_fails_the_first_step_that_needs_it_naming_it_with_an
     assert "DATABASE_URL" in result.error and "postgresql+psycopg://" in result.error, result.error
     assert "pw-in-url" not in result.error
     assert snapshot(engine) == before
+
+
+# --- The make commands (issue 19) --------------------------------------------------------------------------
+
+DEAD_DATABASE = "postgresql+psycopg://app:pw-in-url@127.0.0.1:9/catalog"
+DEAD_HUB = "http://127.0.0.1:9"
+
+
+def bad_value(name: str, value: str, tmp_path: Path) -> str:
+    if value != "<a regular file>":
+        return value
+    path = tmp_path / "a-file"
+    path.write_text("a file, not a directory")
+    return str(path)
+
+
+@pytest.mark.parametrize(("name", "value", "example"), CASES, ids=IDS)
+def test_make_sync_ends_a_bad_setting_with_one_line_naming_it(monkeypatch, capsys, tmp_path, name, value, example):
+    """devserver's `sync` in this process (the settings check comes before anything starts, so it is quick)."""
+    for variable in [*os.environ]:
+        if variable.startswith(("POCKETAI_", "HF_", "DAGSTER_")) or variable == "DATABASE_URL":
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv("POCKETAI_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(name, bad_value(name, value, tmp_path))
+    monkeypatch.setattr(devserver, "DEBUG_LOG", tmp_path / "debug.log")
+    monkeypatch.setattr(devserver, "preflight_problems", lambda: pytest.fail(f"{name}={value!r} passed the check"))
+
+    with pytest.raises(SystemExit) as exited:
+        devserver.main(["sync"])
+
+    output = capsys.readouterr()
+    assert exited.value.code == 2
+    assert output.out == ""
+    lines = output.err.strip().splitlines()
+    assert len(lines) == 1, output.err
+    assert name in lines[0] and example in lines[0], lines[0]
+    assert "Traceback" not in output.err and "pydantic" not in output.err
+    for secret in ("pw-in-url", "SecretPart1", "SecretPart2"):
+        assert secret not in output.err
+    assert "Traceback" in (tmp_path / "debug.log").read_text()  # the traceback went to the debug log
+    assert not (tmp_path / "home" / "pg").exists()
+
+
+def run_make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", target], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def program_output(done: subprocess.CompletedProcess) -> list[str]:
+    """The command's lines, without make's own `make: *** [...] Error N` status line."""
+    return [line for line in (done.stdout + done.stderr).strip().splitlines() if not line.startswith("make: ***")]
+
+
+@pytest.mark.parametrize(("target", "name", "value", "example"), [
+    ("sync", "POCKETAI_HF_FILTER", ",,", "POCKETAI_HF_FILTER"),
+    ("sync", "HF_ENDPOINT", "huggingface.co", "HF_ENDPOINT=https://huggingface.co"),
+    ("dev", "POCKETAI_SYNC_CRON", "every day", "POCKETAI_SYNC_CRON='0 2 * * *'"),
+    ("demo", "POCKETAI_FILE_FACTS_MAX_BYTES", "-1", "POCKETAI_FILE_FACTS_MAX_BYTES=4194304"),
+])
+def test_make_commands_end_a_bad_setting_with_the_sentence_as_their_last_line(tmp_path, target, name, value, example):
+    env = clean_env(tmp_path / "home", **{name: value}, DEMO_HOME=str(tmp_path / "demo"))
+    done = run_make(target, env)
+    lines = program_output(done)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert name in lines[-1] and example in lines[-1], lines
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "home" / "pg").exists() and not (tmp_path / "demo" / "pg").exists()
+
+
+def test_make_sync_names_both_a_dead_database_and_an_unreachable_hub(tmp_path):
+    env = clean_env(tmp_path / "home", DATABASE_URL=DEAD_DATABASE, HF_ENDPOINT=DEAD_HUB)
+    done = subprocess.run([sys.executable, "-m", "pocketai_pipeline.devserver", "sync"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert len(lines) == 2, done.stderr
+    assert "DATABASE_URL" in lines[0] and "127.0.0.1:9" in lines[0], lines
+    assert f"HF_ENDPOINT={DEAD_HUB} could not be reached" in lines[1], lines
+    assert "pw-in-url" not in done.stdout + done.stderr
+    assert "syncing" not in done.stdout  # no run was started
