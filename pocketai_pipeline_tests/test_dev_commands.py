@@ -1,7 +1,9 @@
-"""The newcomer's commands: `make dev`, `make demo-dev`, `make viewer`, `make sync` and the Dagster CLI.
+"""The newcomer's commands: `make dev`, `make demo-dev`, `make viewer`, `make sync`, `make demo`, `make psql`
+and the Dagster CLI.
 
-They fail loudly on a busy port, stop everything they started on SIGINT (Ctrl-C) and SIGTERM, leave
-no embedded PostgreSQL running, and `make sync` stays quiet. Each test uses its own POCKETAI_HOME and
+They fail loudly on a busy port, stop everything they started on SIGINT (Ctrl-C) and SIGTERM (a clean stop
+exits 0, so make prints no error), leave no embedded PostgreSQL running unless `embedded url` pinned it (and
+then say so), and `make sync` stays quiet. Each test uses its own POCKETAI_HOME and
 free ports; every process is found by that home (in its environment or command line), so the checks
 see Dagster's webserver, daemon, code servers and PostgreSQL, whichever process group they are in.
 """
@@ -129,12 +131,21 @@ def test_a_busy_port_fails_loudly_within_seconds(tmp_path: Path) -> None:
     assert_nothing_left(home)
 
 
+def embedded_command(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run([str(BIN / "python"), "-m", "pocketai_pipeline.catalog.embedded", *args, "--home", str(home)],
+               make_env(home), 120)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGINT, True)],
-                         ids=["SIGTERM-to-make", "SIGINT-to-the-terminal-group"])
-def test_make_dev_stops_everything_it_started(tmp_path: Path, signum: signal.Signals, to_group: bool) -> None:
+@pytest.mark.parametrize("signum, to_group, pinned", [(signal.SIGTERM, False, True), (signal.SIGINT, True, False)],
+                         ids=["SIGTERM-to-make-with-a-pinned-server", "SIGINT-to-the-terminal-group"])
+def test_make_dev_stops_everything_it_started(
+    tmp_path: Path, signum: signal.Signals, to_group: bool, pinned: bool
+) -> None:
     home = tmp_path / "home"
     port = free_port()
+    if pinned:  # `embedded url` pins the server: make dev uses it, leaves it running, and says so
+        assert embedded_command(home, "url").returncode == 0
     make, ui = started(f"make-dev-{signum.name}", ["make", "--no-print-directory", "dev", f"DAGSTER_PORT={port}"],
                        make_env(home), port)
     try:
@@ -149,10 +160,23 @@ def test_make_dev_stops_everything_it_started(tmp_path: Path, signum: signal.Sig
         assert environ_of(webservers[0])[embedded.MANAGED_ENV] == "1"
         took = stop_make(make, signum, group=to_group)
         assert took < STOP_SECONDS
+        log = make.log_path.read_text(errors="replace")
+        assert "SupersessionWarning" not in log, log[-3000:]
+        # A clean stop is a success (devserver exits 0), so make prints no `make: *** [dev] Error 130`; make itself,
+        # sent SIGINT by the terminal too, then ends by that signal, as Ctrl-C'd commands do.
+        assert "make: ***" not in log, log[-3000:]
+        assert make.popen.returncode in (0, -signum), log[-3000:]
+        if pinned:
+            assert "keeps running: pinned by `embedded url`" in make.log_tail(20)
+            assert "stopped the embedded PostgreSQL" not in log
+            assert embedded.running_url(home) is not None
+            assert "stopped the embedded PostgreSQL" in embedded_command(home, "stop").stdout
+        else:
+            assert "stopped the embedded PostgreSQL" in make.log_tail(20)
         assert_nothing_left(home)
-        assert "stopped the embedded PostgreSQL" in make.log_tail(20)
     finally:
         make.stop()
+        embedded.stop(home)
 
 
 @pytest.mark.slow
@@ -266,3 +290,44 @@ def test_the_read_only_viewer_refuses_to_launch_runs(tmp_path: Path) -> None:
         assert_nothing_left(home)
     finally:
         make.stop()
+
+
+def test_embedded_url_is_one_psql_takes_as_is(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        printed = embedded_command(home, "url")
+        url = printed.stdout.strip()
+        assert printed.returncode == 0 and url.startswith("postgresql://"), printed.stdout + printed.stderr
+        result = run(["psql", url, "-Atc", "SELECT current_database()"], make_env(home), 60)
+        assert result.returncode == 0 and result.stdout.strip() == "pocketai", result.stdout + result.stderr
+        sqlalchemy = embedded_command(home, "url", "--driver", "psycopg").stdout.strip()
+        assert sqlalchemy.startswith("postgresql+psycopg://")
+        assert embedded.running_url(home) is not None  # pinned until make stop
+    finally:
+        embedded.stop(home)
+    assert_nothing_left(home)
+
+
+def test_make_psql_opens_the_catalog_of_pocketai_home_and_of_the_demo(tmp_path: Path) -> None:
+    home, demo_home = tmp_path / "home", tmp_path / "demo"
+    env = make_env(home, DEMO_HOME=str(demo_home))
+    for target, data_home in ((["psql"], home), (["psql", "DEMO=1"], demo_home)):
+        popen = subprocess.Popen(["make", "--no-print-directory", *target], cwd=REPO, env=env, text=True,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = popen.communicate("SELECT 'catalog:' || current_database();\n", timeout=120)
+        assert popen.returncode == 0, stdout + stderr
+        assert "catalog:pocketai" in stdout, stdout + stderr
+        assert (data_home / "pg").is_dir()  # that home's server, not another one
+        assert_nothing_left(data_home)  # it started the server, so it stopped it
+
+
+def test_make_demo_refuses_database_url_in_one_sentence(tmp_path: Path) -> None:
+    demo_home = tmp_path / "demo"
+    env = make_env(tmp_path / "home", DEMO_HOME=str(demo_home),
+                   DATABASE_URL="postgresql+psycopg://app:pw-in-url@db.example:5432/catalog")
+    result = run(["make", "--no-print-directory", "demo"], env, 120)
+    lines = [line for line in (result.stdout + result.stderr).strip().splitlines() if not line.startswith("make: ***")]
+    assert result.returncode != 0
+    assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "unset it" in lines[0], lines
+    assert "pw-in-url" not in result.stdout + result.stderr
+    assert not (demo_home / "pg").exists()
