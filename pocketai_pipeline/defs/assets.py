@@ -23,6 +23,7 @@ from pocketai_pipeline.defs.metadata import (
     ML_MODELS_SCHEMA,
     details_metadata,
     merge_metadata,
+    quota_metadata,
     records_metadata,
 )
 from pocketai_pipeline.defs.partitions import daily_partitions
@@ -134,7 +135,7 @@ def ml_models(
     started = time.monotonic()
     listed_ids = litert_model_records.ids()
     fetched_at = datetime.fromisoformat(litert_model_records.attrs["fetched_at"])
-    with failing_fast(context):
+    with failing_fast(context), hub.metered() as lookups:
         removals = look_up_missing_models(context, config, hub, catalog, listed_ids, fetched_at)
         result = catalog.merge(
             litert_model_records.iter_tables(),
@@ -151,7 +152,8 @@ def ml_models(
             f"the listing; the {result.removed} that their own lookup confirmed gone are marked removed"
         )
     return dg.MaterializeResult(
-        metadata=merge_metadata(result, litert_model_records.attrs, time.monotonic() - started, catalog.recent_syncs()),
+        metadata=merge_metadata(result, litert_model_records.attrs, time.monotonic() - started, catalog.recent_syncs())
+        | quota_metadata(lookups.usage()),
         check_results=ml_models_checks(catalog, listed_ids, result, removals),
     )
 
@@ -188,15 +190,18 @@ def ml_model_details(context: dg.AssetExecutionContext, hub: HubResource, catalo
     started = time.monotonic()
     with failing_fast(context):
         targets, current = catalog.details_targets()
-    report = refresh_details(
-        targets,
-        hub.fetch_details,
-        catalog.write_details,
-        budget_seconds=hub.details_time_budget_seconds,
-        workers=hub.details_workers,
-    )
+    # One revision call (api) and one card (resolvers) per model: planned, so the pace spends the quota evenly.
+    with hub.metered(api=len(targets), resolvers=len(targets)) as meter:
+        report = refresh_details(
+            targets,
+            hub.fetch_details,
+            catalog.write_details,
+            budget_seconds=hub.details_time_budget_seconds,
+            workers=hub.details_workers,
+        )
     for hf_model_id, reason in list(report.failed.items())[:20]:
         context.log.warning(f"details of {hf_model_id} not fetched, tried again next run: {reason}")
     if report.pending:
         context.log.warning(f"{report.pending} models left for the next run: stopped by {report.stopped_by}")
-    return dg.MaterializeResult(metadata=details_metadata(report, current, time.monotonic() - started))
+    metadata = details_metadata(report, current, time.monotonic() - started) | quota_metadata(meter.usage())
+    return dg.MaterializeResult(metadata=metadata)

@@ -35,6 +35,8 @@ import pyarrow.parquet as pq
 from pydantic import Field
 from upath import UPath
 
+from pocketai_pipeline.defs.metadata import quota_metadata
+from pocketai_pipeline.hub.client import HubListingLoopError
 from pocketai_pipeline.hub.listing import HubListing, ListingStream, ListingSummary, json_text
 from pocketai_pipeline.settings import check_storage_url
 from pocketai_pipeline.sync.json_lines import JsonLines
@@ -204,8 +206,11 @@ class ListingStore(PartitionStore):
 
     def dump_to_path(self, context: dg.OutputContext, obj: ListingStream | HubListing, path: UPath) -> None:
         with tempfile.TemporaryFile(prefix="pocketai-listing-") as staged:
-            for page in obj.iter_pages():  # a page that cannot be fetched raises here: nothing is stored
-                staged.write(ZSTD.compress(b"".join(model + b"\n" for model in page), asbytes=True))
+            try:
+                for page in obj.iter_pages():  # a page that cannot be fetched raises here: nothing is stored
+                    staged.write(ZSTD.compress(b"".join(model + b"\n" for model in page), asbytes=True))
+            except HubListingLoopError as error:  # fetching again would loop again: fail at once
+                raise dg.Failure(description=str(error), allow_retries=False) from None
             staged.seek(0)
             with open_atomically(path) as out:
                 out.write(ZSTD.compress(json_text(obj.summary().header()) + b"\n", asbytes=True))
@@ -219,6 +224,7 @@ class ListingStore(PartitionStore):
             "fetched_at": summary.fetched_at.isoformat(),
             "endpoint": summary.endpoint,
             "filters": ", ".join(summary.filters),
+            **(quota_metadata(obj.quota_usage()) if isinstance(obj, ListingStream) else {}),
         }
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> StoredListing | HubListing:

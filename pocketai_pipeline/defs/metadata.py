@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pocketai_pipeline.catalog.merge import MergeResult
+from pocketai_pipeline.hub.pacer import QuotaUsage
 from pocketai_pipeline.sync.details import DetailsReport
 from pocketai_pipeline.sync.normalize import NormalizedRecords
 
@@ -24,6 +25,7 @@ ML_MODELS_SCHEMA = dg.TableSchema(
         dg.TableColumn("downloads", "bigint"),
         dg.TableColumn("likes", "bigint"),
         dg.TableColumn("gated", "boolean"),
+        dg.TableColumn("hf_gated", "text", description="how a gated model grants access: auto or manual; NULL when not gated"),
         dg.TableColumn("hf_sha", "text"),
         dg.TableColumn("hf_created_at", "timestamptz"),
         dg.TableColumn("hf_last_modified", "timestamptz"),
@@ -133,6 +135,22 @@ def details_metadata(report: DetailsReport, current: int, duration_seconds: floa
             for hf_model_id, reason in list(report.failed.items())[:FAILURES_SHOWN]
         )
         metadata["first_failures"] = dg.MetadataValue.md(f"| model | reason |\n|---|---|\n{rows}")
+    return metadata
+
+
+def quota_metadata(usage: QuotaUsage | None) -> dict[str, object]:
+    """A step's use of the Hub's rate limits, per bucket: calls, 429s met, seconds held back for the quota,
+    the lowest `remaining` the Hub reported (absent when no answer said), and the quota in force."""
+    if usage is None:
+        return {}
+    metadata: dict[str, object] = {}
+    for bucket, figures in usage.buckets().items():
+        metadata[f"hub_{bucket}_calls"] = figures.calls
+        metadata[f"hub_{bucket}_429s"] = figures.rate_limited
+        metadata[f"hub_{bucket}_wait_seconds"] = round(figures.waited_seconds, 3)
+        if figures.lowest_remaining is not None:
+            metadata[f"hub_{bucket}_lowest_remaining"] = figures.lowest_remaining
+        metadata[f"hub_{bucket}_quota"] = f"{figures.quota} per {figures.window_seconds:g} s"
     return metadata
 
 

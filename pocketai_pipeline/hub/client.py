@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
 import msgspec
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, parse_ratelimit_headers
+
+from pocketai_pipeline.hub.pacer import Pacer, PaceTooLong, Turn
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Network errors a retry may mend: timeouts, and connections reset or cut mid-answer. A refused
@@ -49,6 +51,10 @@ class HubSetupError(RuntimeError):
     """HF_ENDPOINT or HF_TOKEN is wrong (unreachable host, refused token, no such API): no retry can mend it."""
 
 
+class HubListingLoopError(HubSetupError):
+    """A listing's `Link` led back to a page already fetched: following it would never end, and no retry mends it."""
+
+
 # Everything a request to the Hub can raise that is the Hub's doing, not a bug here (HfHubHTTPError is
 # an httpx2.HTTPError); HubRateLimitError is left out: callers treat a spent quota apart.
 REQUEST_ERRORS = (httpx2.HTTPError, HubResponseError, HubSetupError, json.JSONDecodeError, UnicodeDecodeError)
@@ -61,6 +67,8 @@ class HubClient:
     timeout_seconds: float = 30.0
     max_retries: int = 5
     max_wait_seconds: float = 300.0
+    pacer: Pacer | None = None
+    """The run's pace per rate-limit bucket; None: requests go as fast as they are made (429s are still waited out)."""
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
         """GET with a timeout, bounded retries, and the token only for our own endpoint; raises on an error status."""
@@ -88,8 +96,10 @@ class HubClient:
         waited = 0.0
         for attempt in range(self.max_retries + 1):
             last_try = attempt == self.max_retries
+            turn = self.wait_turn(url, waited)
+            waited += turn.waited if turn is not None else 0.0
             try:
-                response = self.send_once(url, params, sent, max_bytes)
+                response = self.send_paced(turn, url, params, sent, max_bytes)
             except httpx2.ConnectError as error:
                 host = urlsplit(url).netloc
                 raise HubSetupError(
@@ -116,6 +126,36 @@ class HubClient:
             waited += wait
         raise AssertionError("unreachable: the last try returns or raises")
 
+    def wait_turn(self, url: str, waited: float) -> Turn | None:
+        """The request's turn in its rate-limit bucket (None when not paced), within what is left of the bound."""
+        if self.pacer is None:
+            return None
+        try:
+            return self.pacer.wait_turn(url, self.max_wait_seconds - waited)
+        except PaceTooLong as error:
+            raise HubRateLimitError(
+                f"Hub rate limit on GET {strip_query(url)}: the {error.bucket} quota asks to wait {error.wait:.0f}s "
+                f"more after {waited + error.waited:.0f}s, past the {self.max_wait_seconds:.0f}s bound "
+                "(max_wait_seconds). Retry later, use a token with a higher limit (HF_TOKEN), or raise the bound."
+            ) from None
+
+    def send_paced(
+        self, turn: Turn | None, url: str, params: dict[str, Any] | None, headers: dict[str, str], max_bytes: int | None
+    ) -> httpx2.Response:
+        """`send_once`, its outcome told to the pacer: the Hub's rate-limit headers (of the first answer, when
+        it redirected elsewhere), and for a 429 how long the Hub asked every request to wait."""
+        if turn is None:
+            return self.send_once(url, params, headers, max_bytes)
+        try:
+            response = self.send_once(url, params, headers, max_bytes)
+        except BaseException:
+            self.pacer.answered(turn, None, None)
+            raise
+        hub_headers = response.history[0].headers if response.history else response.headers
+        hold = (hub_wait(hub_headers) or 0.0) if response.status_code == 429 else 0.0
+        self.pacer.answered(turn, response.status_code, hub_headers, hold)
+        return response
+
     def send_once(
         self, url: str, params: dict[str, Any] | None, headers: dict[str, str], max_bytes: int | None
     ) -> httpx2.Response:
@@ -140,7 +180,8 @@ class HubClient:
             if time.monotonic() > deadline and (max_bytes is None or len(body) < max_bytes):
                 raise httpx2.ReadTimeout(f"GET {strip_query(url)} took longer than {self.timeout_seconds:g}s in all")
         kept = [(name, value) for name, value in response.headers.multi_items() if name.lower() not in DECODED_HEADERS]
-        return httpx2.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
+        return httpx2.Response(response.status_code, headers=kept, content=bytes(body), request=response.request,
+                               history=response.history)
 
     def worst_case_seconds(self) -> float:
         """The longest one request can take before it gives up: every try timing out, plus the waits between."""
@@ -154,10 +195,17 @@ class HubClient:
         """Every page of a paginated Hub listing, following the absolute `Link: rel="next"` URLs: each
         page as the JSON text of its items, exactly as sent (`page_items`)."""
         url: str | None = self.url(path)
+        fetched: dict[tuple, int] = {}  # each page's URL (as `page_key`) → its number in this listing
         while url is not None:
+            fetched[page_key(url, params)] = len(fetched) + 1
             response = self.listing_get(url, params)
             yield page_items(response, strip_query(url))
             url, params = response.links.get("next", {}).get("url"), None  # the next URL carries the query
+            if url is not None and (seen := fetched.get(page_key(url, None))) is not None:
+                raise HubListingLoopError(
+                    f"The Hub's listing loops: the Link of page {len(fetched)} leads back to {url}, already fetched "
+                    f"as page {seen}; the listing stops there and nothing of it is stored."
+                )
 
     def listing_get(self, url: str, params: dict[str, Any] | None) -> httpx2.Response:
         """`get` for a listing page: a 401, 403 or 404 there means a wrong HF_ENDPOINT or HF_TOKEN."""
@@ -239,18 +287,31 @@ def cut_off_at(deadline: float, response: httpx2.Response) -> Iterator[None]:
 
 def retry_wait(headers: httpx2.Headers, attempt: int) -> float:
     """Seconds to wait before retrying: the Hub's `RateLimit`/`Retry-After`, else jittered backoff."""
+    said = hub_wait(headers)
+    return backoff_wait(attempt) if said is None else said
+
+
+def hub_wait(headers: httpx2.Headers) -> float | None:
+    """What the Hub's headers ask to wait: the reset of a spent `RateLimit`, else `Retry-After`; None if neither."""
     rate_limit = parse_ratelimit_headers(headers)
     if rate_limit is not None and rate_limit.remaining == 0:
         return float(rate_limit.reset_in_seconds)
     retry_after = headers.get("retry-after", "").strip()
     if retry_after.isdigit():
         return float(retry_after)
-    return backoff_wait(attempt)
+    return None
 
 
 def backoff_wait(attempt: int) -> float:
     """Exponential backoff with jitter: about 1, 2, 4, 8, 16 s, never more than 30 s."""
     return random.uniform(0.5, 1.0) * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+
+
+def page_key(url: str, params: dict[str, Any] | None) -> tuple:
+    """A listing page's URL as the server sees it: origin, path and the query's pairs in any order."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + [(str(k), str(v)) for k, v in (params or {}).items()]
+    return parts.scheme, parts.hostname, parts.port, parts.path.rstrip("/"), tuple(sorted(query))
 
 
 def same_origin(url: str, endpoint: str) -> bool:

@@ -8,11 +8,13 @@ memory, for small uses and tests.
 
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pocketai_pipeline.hub.client import HubClient
+from pocketai_pipeline.hub.pacer import QuotaUsage
 
 MODELS_PATH = "/api/models"
 
@@ -76,7 +78,8 @@ class ListingStream:
     `start()` fetches the first page at once, so that a wrong HF_ENDPOINT or HF_TOKEN fails where it is
     called (the asset's own code) rather than later, in the IO manager. A page that cannot be fetched
     raises out of `iter_pages()`, so whoever writes the pages can discard what it wrote.
-    `summary()` is known only after the last page.
+    `summary()` is known only after the last page; `quota_usage()` is what its requests used of the
+    Hub's rate limits.
     """
 
     def __init__(self, client: HubClient, filters: tuple[str, ...]):
@@ -84,6 +87,7 @@ class ListingStream:
         self.endpoint = client.endpoint
         self.filters = filters
         self._summary: ListingSummary | None = None
+        self._meter = client.pacer.meter() if client.pacer is not None else None
         self._pages = self._fetch()
         self._first: list[list[bytes]] = []
         self._consumed = False
@@ -102,13 +106,14 @@ class ListingStream:
     def _fetch(self) -> Iterator[list[bytes]]:
         pages_by_filter: dict[str, int] = {}
         count = 0
-        for hub_filter in self.filters:
-            pages_by_filter[hub_filter] = 0
-            # huggingface_hub 2.x no longer implies `full` with a filter: ask for it, and for cardData (licenses).
-            for page in self.client.pages(MODELS_PATH, {"filter": hub_filter, "full": "true", "cardData": "true"}):
-                pages_by_filter[hub_filter] += 1
-                count += len(page)
-                yield page
+        with self._meter or nullcontext():
+            for hub_filter in self.filters:
+                pages_by_filter[hub_filter] = 0
+                # huggingface_hub 2.x no longer implies `full` with a filter: ask for it, and for cardData (licenses).
+                for page in self.client.pages(MODELS_PATH, {"filter": hub_filter, "full": "true", "cardData": "true"}):
+                    pages_by_filter[hub_filter] += 1
+                    count += len(page)
+                    yield page
         self._summary = ListingSummary(
             fetched_at=datetime.now(UTC),
             endpoint=self.endpoint,
@@ -117,6 +122,10 @@ class ListingStream:
             pages_by_filter=pages_by_filter,
             count=count,
         )
+
+    def quota_usage(self) -> QuotaUsage | None:
+        """The listing's calls, 429s and waits per rate-limit bucket; None when its client is not paced."""
+        return None if self._meter is None else self._meter.usage()
 
     def summary(self) -> ListingSummary:
         if self._summary is None:

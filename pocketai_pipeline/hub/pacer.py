@@ -145,7 +145,7 @@ class _Bucket:
         self.window_end: float | None = None
         self.remaining = quota
         self.probing = False
-        self.in_flight = 0
+        self.in_flight: list[float] = []  # the turn times of requests not answered yet
         self.last_turn = -math.inf
         self.planned = 0
 
@@ -237,7 +237,7 @@ class Pacer:
                         raise PaceTooLong(name, wait, waited)
                     self._tally_wait(name, now, bucket.window_end)
                 else:
-                    turn = now if probe else max(now, bucket.last_turn + self._interval(bucket, now))
+                    turn = now if probe else self._next_turn(bucket, now)
                     wait = turn - now
                     if waited + wait > max_wait:
                         raise PaceTooLong(name, wait, waited)
@@ -245,7 +245,7 @@ class Pacer:
                     bucket.last_turn = turn
                     bucket.remaining -= 1
                     bucket.planned = max(0, bucket.planned - 1)
-                    bucket.in_flight += 1
+                    bucket.in_flight.append(turn)
                     self._tally_wait(name, now, turn)
                     for tally in self._tallies(name):
                         tally.calls += 1
@@ -265,7 +265,8 @@ class Pacer:
         bucket = self._buckets[turn.bucket]
         with self._condition:
             now = self._clock()
-            bucket.in_flight = max(0, bucket.in_flight - 1)
+            if turn.sent_at in bucket.in_flight:
+                bucket.in_flight.remove(turn.sent_at)
             header = read_rate_limit(headers) if headers is not None else None
             if header is not None and header.bucket != turn.bucket:
                 header = None  # another bucket's figures: not ours to plan on
@@ -273,7 +274,7 @@ class Pacer:
                 for tally in self._tallies(turn.bucket):
                     tally.rate_limited += 1
             if header is not None:
-                self._observe(bucket, header, now)
+                self._observe(bucket, header, now, turn.sent_at)
             elif turn.probe and not bucket.known:
                 # No readable header: the documented (or last announced) quota, in a window from this request.
                 bucket.known, bucket.window_end = True, turn.sent_at + bucket.window
@@ -288,25 +289,28 @@ class Pacer:
 
     # --- inside the lock ----------------------------------------------------------------------------
 
-    def _observe(self, bucket: _Bucket, header: RateLimitHeader, now: float) -> None:
+    def _observe(self, bucket: _Bucket, header: RateLimitHeader, now: float, sent_at: float) -> None:
         for tally in self._tallies(bucket.name):
             tally.lowest = header.remaining if tally.lowest is None else min(tally.lowest, header.remaining)
         if header.quota is not None and header.window_seconds is not None:
             bucket.quota, bucket.window = header.quota, header.window_seconds
         end = now + header.reset_seconds
-        remaining = max(0, header.remaining - bucket.in_flight)  # requests still out are spent too
+        # Requests whose turn came after this one's are not in the Hub's count yet, but will be.
+        remaining = max(0, header.remaining - sum(1 for turn in bucket.in_flight if turn > sent_at))
         if not bucket.known or bucket.window_end is None or end >= bucket.window_end + NEW_WINDOW_SLACK_SECONDS:
             bucket.known, bucket.window_end, bucket.remaining = True, end, remaining
         else:
             bucket.window_end = min(bucket.window_end, end)
             bucket.remaining = min(bucket.remaining, remaining)
 
-    def _interval(self, bucket: _Bucket, now: float) -> float:
-        """Seconds between turns: none while the planned calls fit, else the time left spread evenly over the
-        remaining calls, the last one before the window's end."""
+    def _next_turn(self, bucket: _Bucket, now: float) -> float:
+        """Now, while the planned calls fit in what the window has left; else the time from the last turn
+        given (it may be ahead: workers queue) to the window's end, spread evenly over the remaining
+        calls, the last one before the end."""
         if max(bucket.planned, 1) <= bucket.remaining:
-            return 0.0
-        return max(0.0, bucket.window_end - now) / (bucket.remaining + 1)
+            return now
+        start = bucket.last_turn if bucket.last_turn > -math.inf else now
+        return max(now, start + max(0.0, bucket.window_end - start) / (bucket.remaining + 1))
 
     def _tallies(self, bucket: str) -> list[_Tally]:
         return [self._total[bucket], *(meter.tallies[bucket] for meter in self._meters)]

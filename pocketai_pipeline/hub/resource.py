@@ -1,14 +1,16 @@
 """The Hugging Face Hub as a Dagster resource."""
 
 import dataclasses
+import threading
 from urllib.parse import urlsplit
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.details import fetch_details
 from pocketai_pipeline.hub.listing import ListingStream, parse_filters, stream_listing
+from pocketai_pipeline.hub.pacer import Pacer, QuotaMeter
 from pocketai_pipeline.hub.removals import check_removals
 from pocketai_pipeline.sync.details import DetailsTarget, Fetched
 from pocketai_pipeline.sync.removals import RemovalCheck
@@ -17,6 +19,7 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 # litert tags .tflite models, litert-lm .litertlm/.task bundles (most Gemma LiteRT models carry only it),
 # tflite is LiteRT's older name: `litert` alone misses the last two kinds.
 DEFAULT_FILTER = "litert,litert-lm,tflite"
+_PACER_LOCK = threading.Lock()
 
 
 class HubResource(dg.ConfigurableResource):
@@ -34,6 +37,10 @@ class HubResource(dg.ConfigurableResource):
     details_time_budget_seconds: float = Field(
         default=1800.0, ge=0, description="How long one run may fetch per-model details (POCKETAI_DETAILS_TIME_BUDGET_SECONDS)"
     )
+
+    # One pace for all of a run's requests: Dagster gives every step of a run (in one process) this same
+    # instance, and each worker thread its clients from it.
+    _pacer: Pacer | None = PrivateAttr(default=None)
 
     @field_validator("endpoint")
     @classmethod
@@ -56,7 +63,20 @@ class HubResource(dg.ConfigurableResource):
             timeout_seconds=self.timeout_seconds,
             max_retries=self.max_retries,
             max_wait_seconds=self.max_wait_seconds,
+            pacer=self.pacer(),
         )
+
+    def pacer(self) -> Pacer:
+        """The run's pace of Hub requests, per rate-limit bucket (made on first use, then shared)."""
+        with _PACER_LOCK:
+            if self._pacer is None:
+                self._pacer = Pacer(self.endpoint, token=bool(self.token))
+            return self._pacer
+
+    def metered(self, **planned_calls: int) -> QuotaMeter:
+        """A step's use of the Hub's quotas (`with hub.metered(api=n, resolvers=n) as meter: …`, then
+        `quota_metadata(meter.usage())`); planned calls let the pace go at full speed once they fit."""
+        return self.pacer().meter(**planned_calls)
 
     def filters(self) -> tuple[str, ...]:
         return parse_filters(self.filter)
@@ -67,7 +87,8 @@ class HubResource(dg.ConfigurableResource):
 
     def check_removals(self, hf_model_ids: list[str]) -> RemovalCheck:
         """Look up each synced model the listing lacks (`GET /api/models/<id>`): which are really gone."""
-        return check_removals(self.client(), hf_model_ids, self.filters())
+        with self.metered(api=len(hf_model_ids)):
+            return check_removals(self.client(), hf_model_ids, self.filters())
 
     def fetch_details(self, target: DetailsTarget) -> Fetched:
         """One model's files and card at its revision; never waits for the rate limit past the time budget."""
