@@ -20,7 +20,7 @@ CHANGE ?= 10
 REMOVE ?= 3
 VERBOSE_FLAG = $(if $(filter-out 0 no false,$(VERBOSE)),--verbose)
 
-.PHONY: dev viewer install sync demo demo-dev demo-change migrate psql test test-fast bench stop lock clean browser-deps psql-deps
+.PHONY: dev viewer install sync demo demo-dev demo-change migrate psql test test-fast bench bench-hub stop lock clean browser-deps psql-deps
 
 install: $(INSTALLED)
 
@@ -71,6 +71,9 @@ psql-deps:  ## Debian's postgresql-client (psql), for make psql and its test (ap
 SIZES ?= 1000 10000 100000 1000000
 bench: install  ## old job vs pipeline vs dlt vs COPY floor, 4 scenarios per size (all 4 sizes: ~75 min on 2 cores; SIZES="1000 10000": ~3 min)
 	$(PY) -m benchmarks.sync_bench --sizes $(SIZES)
+
+bench-hub: install  ## a cold start of 2,500 models against the Hub's quotas in 20 s windows, anonymous and with a token, paced vs today's client (~6 min)
+	$(PY) -m benchmarks.bench_hub
 
 stop:  ## stop the embedded PostgreSQL (of POCKETAI_HOME), whoever started it
 	@$(EMBEDDED) stop
