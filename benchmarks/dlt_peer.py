@@ -4,7 +4,7 @@
 
 Runs in its own venv (``dlt[postgres]``, made by the bench). The resource reads `GET /api/models` with the
 same query as the pipeline (filter, full, cardData), follows the `Link` header (paginator `header_link`),
-maps every item to the 17 synced fields (``fields.hub_fields``, a plain function) and merges them on the
+maps every item to the 18 synced fields (``fields.hub_fields``, a plain function) and merges them on the
 primary key ``hf_model_id`` (``write_disposition={"disposition": "merge", "strategy": "upsert"}``). The
 three lists are stored as JSON columns (else dlt would normalize them into child tables), the two dates
 as timestamps. dlt marks nothing removed (it has no rule 7). Prints one JSON line.

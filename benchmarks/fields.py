@@ -1,4 +1,4 @@
-"""The 17 synced fields of one Hub listing object, in plain Python (standard library only).
+"""The 18 synced fields of one Hub listing object, in plain Python (standard library only).
 
 For the peers that do not run the pipeline's ``normalize_listing``: dlt's ``rest_api`` source maps each
 item with ``hub_fields`` (this file is imported by path inside dlt's own venv). It gives the same
@@ -10,7 +10,7 @@ from typing import Any
 FIELDS = (
     "hf_model_id", "name", "origin_repo_url", "tags", "task", "license_type", "downloads", "likes", "gated",
     "hf_sha", "hf_created_at", "hf_last_modified", "hf_license_id", "hf_license_name", "library_name",
-    "base_models", "runtime_formats",
+    "base_models", "runtime_formats", "hf_gated",
 )
 HUB_URL = "https://huggingface.co"
 RUNTIME_FORMATS = {".tflite": "litert", ".litertlm": "litert-lm", ".task": "mediapipe-task"}
@@ -62,4 +62,5 @@ def hub_fields(item: dict[str, Any]) -> dict[str, Any]:
         "library_name": item.get("library_name"),
         "base_models": list(dict.fromkeys(base_models)),
         "runtime_formats": sorted(formats),
+        "hf_gated": gated if gated in ("auto", "manual") else None,
     }

@@ -28,6 +28,7 @@ TYPES = {
     "license_type": "text", "downloads": "int8", "likes": "int8", "gated": "bool", "hf_sha": "text",
     "hf_created_at": "timestamptz", "hf_last_modified": "timestamptz", "hf_license_id": "text",
     "hf_license_name": "text", "library_name": "text", "base_models": "text[]", "runtime_formats": "text[]",
+    "hf_gated": "text",
 }
 assert list(TYPES) == list(STAGED_COLUMNS)
 

@@ -7,7 +7,7 @@ the listing capped at 500, rows written one by one, ~763 models in ~40 s) and ho
 
 - the listing comes from ``HfApi(endpoint=…).list_models(filter=…, full=True, cardData=True)``, huggingface_hub's
   own pagination (no ``limit``: the bench gives it the whole listing, as it gives every writer);
-- each ``ModelInfo`` is mapped to the 17 synced columns (``benchmarks.fields``; ``license_type`` through the
+- each ``ModelInfo`` is mapped to the 18 synced columns (``benchmarks.fields``; ``license_type`` through the
   pipeline's license table, as the column is an enum);
 - an SQLAlchemy ORM session (the table reflected with automap) then, per model: SELECT the row by
   ``hf_model_id``; if none, ``session.add`` a new object (flushed by the next query's autoflush: one INSERT …

@@ -53,6 +53,7 @@ CONTRACT_COLUMNS = {
         ("runtime_formats", "_text", False),
         ("files_synced_sha", "text", True),
         ("hf_sync_hash", "bytea", True),
+        ("hf_gated", "text", True),
     ],
     "ml_model_files": [
         ("id", "int8", False),
@@ -62,6 +63,29 @@ CONTRACT_COLUMNS = {
         ("size_bytes", "int8", False),
         ("sha256", "text", True),
         ("is_runtime_file", "bool", False),
+        ("format", "text", True),
+        ("quantization", "text", True),
+        ("max_context_tokens", "int4", True),
+        ("target_soc", "text", True),
+        ("platform", "text", True),
+        ("min_device_memory_gb", "int2", True),
+        ("facts_status", "text", True),
+        ("facts_error", "text", True),
+        ("container_version", "text", True),
+        ("input_modalities", "_text", True),
+        ("backends", "_text", True),
+        ("supports_thinking", "bool", True),
+        ("supports_function_calling", "bool", True),
+        ("supports_speculative_decoding", "bool", True),
+        ("min_runtime_version", "text", True),
+    ],
+    "ml_model_file_revisions": [
+        ("model_id", "int8", False),
+        ("hf_sha", "text", False),
+        ("path", "text", False),
+        ("size_bytes", "int8", False),
+        ("sha256", "text", True),
+        ("synced_at", "timestamptz", False),
     ],
     "model_versions": [
         ("id", "int8", False),
@@ -86,7 +110,19 @@ CONTRACT_CONSTRAINTS = {
         "UNIQUE (model_id, path)",
         "FOREIGN KEY (model_id) REFERENCES ml_models(id) ON DELETE CASCADE",
     },
+    "ml_model_file_revisions": {
+        "PRIMARY KEY (model_id, hf_sha, path)",
+        "FOREIGN KEY (model_id) REFERENCES ml_models(id) ON DELETE CASCADE",
+    },
 }
+# The columns of the view app_runtime_files, in the contract's order (the rule-13 columns after download_url).
+APP_RUNTIME_FILES_COLUMNS = [
+    "hf_model_id", "name", "description", "task", "license_type", "hf_license_id", "hf_license_name", "gated",
+    "hf_gated", "hf_sha", "path", "size_bytes", "sha256", "download_url", "format", "quantization",
+    "max_context_tokens", "input_modalities", "backends", "target_soc", "platform", "supports_thinking",
+    "supports_function_calling", "supports_speculative_decoding", "min_runtime_version", "container_version",
+    "min_device_memory_gb", "facts_status", "facts_error",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -127,6 +163,7 @@ def test_upgrade_builds_the_contract_tables(engine: Engine):
     assert current_revision(engine) == head_revision()
     assert public_tables(engine) == {
         "users", "ml_models", "model_versions", "ml_model_files", "hf_sync_applied_listings", VERSION_TABLE,
+        "ml_model_file_revisions", "litertlm_headers",
     }  # fmt: skip
     with engine.connect() as conn:
         for table, expected in CONTRACT_COLUMNS.items():
@@ -157,6 +194,10 @@ def test_upgrade_builds_the_contract_tables(engine: Engine):
             text("SELECT indexdef FROM pg_indexes WHERE tablename = 'ml_models' AND indexdef LIKE '%(author_id)'")
         ).scalars()
         assert list(indexed), "the merge filters ml_models by author_id"
+        view = conn.execute(text(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'app_runtime_files' ORDER BY ordinal_position"
+        )).scalars()
+        assert list(view) == APP_RUNTIME_FILES_COLUMNS
     assert license_type_values(engine) == CONTRACT_LICENSE_TYPES
 
 
@@ -269,3 +310,41 @@ def test_upgrading_a_catalog_of_the_first_schema_keeps_every_row(engine: Engine)
             assert conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all() == before[table]
         applied = conn.execute(text("SELECT * FROM hf_sync_applied_listings")).all()
         assert [row[: len(before["hf_sync_applied_listings"][0])] for row in applied] == before["hf_sync_applied_listings"]
+
+
+def test_upgrading_a_catalog_with_files_keeps_every_row_and_starts_their_history(engine: Engine):
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0004_content_hash")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (username, is_developer) VALUES ('hf_sync_system', true)"))
+        conn.execute(text(
+            "INSERT INTO ml_models (name, hf_model_id, author_id, tags, license_type, gated, hf_sha, files_synced_sha)"
+            " SELECT 'm' || n, 'org/m' || n, (SELECT id FROM users), ARRAY['litert'], 'mit', n = 1, 'sha' || n, 'sha' || n"
+            " FROM generate_series(1, 3) AS n"
+        ))
+        conn.execute(text(
+            "INSERT INTO ml_model_files (model_id, hf_sha, path, size_bytes, sha256, is_runtime_file)"
+            " SELECT m.id, m.hf_sha, f.path, f.size, f.sha256, f.runtime FROM ml_models AS m,"
+            " (VALUES ('README.md', 10, NULL, false), ('int8/model.TFLite', 2000, repeat('a', 64), true),"
+            "         ('gemma_q4.litertlm', 3000, repeat('b', 64), true), ('x.task', 40, repeat('c', 64), true))"
+            " AS f(path, size, sha256, runtime)"
+        ))
+        before = {table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all() for table in ("ml_models", "ml_model_files")}
+
+    migrate_to_head(engine)
+
+    with engine.connect() as conn:
+        for table, rows in before.items():
+            after = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+            assert [row[: len(rows[0])] for row in after] == rows
+        assert set(conn.execute(text("SELECT hf_gated FROM ml_models")).scalars()) == {None}  # filled by the next sync
+        facts = conn.execute(text("SELECT DISTINCT path, format, facts_status FROM ml_model_files ORDER BY path")).all()
+        assert facts == [("README.md", None, None), ("gemma_q4.litertlm", "litert-lm", "pending"),
+                         ("int8/model.TFLite", "litert", "pending"), ("x.task", "mediapipe-task", "pending")]
+        history = conn.execute(text(
+            "SELECT model_id, hf_sha, path, size_bytes, sha256 FROM ml_model_file_revisions ORDER BY model_id, path"
+        )).all()
+        current = conn.execute(text(
+            "SELECT model_id, hf_sha, path, size_bytes, sha256 FROM ml_model_files ORDER BY model_id, path"
+        )).all()
+        assert history == current and len(history) == 12

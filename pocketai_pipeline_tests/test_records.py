@@ -24,6 +24,7 @@ EXPECTED_DTYPES = {
     "library_name": "string",
     "base_models": "object",
     "runtime_formats": "object",
+    "hf_gated": "string",
 }
 
 
@@ -89,6 +90,7 @@ def test_a_full_hub_model_becomes_one_record():
         "library_name": "litert",
         "base_models": [],
         "runtime_formats": ["litert-lm"],
+        "hf_gated": None,
     }
     assert (listing.skipped_private, listing.skipped_disabled, listing.duplicates) == (0, 0, 0)
 
@@ -202,11 +204,13 @@ def test_absent_card_data_gives_unknown_license():
 
 
 @pytest.mark.parametrize(
-    ("gated", "expected"),
-    [(False, False), (True, True), ("auto", True), ("manual", True)],
+    ("gated", "expected", "mode"),
+    [(False, False, None), (True, True, None), ("auto", True, "auto"), ("manual", True, "manual")],
 )
-def test_gated_models_are_synced_and_flagged(gated, expected):
-    assert only_record(normalize_listing([hub_model(gated=gated)]))["gated"] is expected
+def test_gated_models_are_synced_and_flagged_with_the_hubs_mode(gated, expected, mode):
+    record = only_record(normalize_listing([hub_model(gated=gated)]))
+    assert record["gated"] is expected
+    assert record["hf_gated"] == mode if mode else pd.isna(record["hf_gated"])
 
 
 def test_absent_gated_is_unknown():

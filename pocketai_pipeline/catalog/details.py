@@ -4,7 +4,7 @@ from sqlalchemy import Engine
 
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.sync.details import DetailsTarget
-from pocketai_pipeline.sync.files import ModelFile
+from pocketai_pipeline.sync.files import ModelFile, runtime_format
 
 
 def details_targets(engine: Engine, system_username: str) -> tuple[list[DetailsTarget], int]:
@@ -19,7 +19,8 @@ def details_targets(engine: Engine, system_username: str) -> tuple[list[DetailsT
 def write_details(
     engine: Engine, target: DetailsTarget, files: list[ModelFile], description: str | None, system_username: str
 ) -> bool:
-    """Replace the model's files with those of `target.sha` and set its description, in one transaction.
+    """Replace the model's files with those of `target.sha` (adding them to the file history) and set its
+    description, in one transaction.
 
     Returns False, writing nothing, when the row moved on meanwhile (another revision, or no longer synced).
     """
@@ -40,7 +41,7 @@ def write_details(
                 "paths": [file.path for file in files],
                 "sizes": [file.size_bytes for file in files],
                 "sha256s": [file.sha256 for file in files],
-                "runtime": [file.is_runtime_file for file in files],
+                "formats": [runtime_format(file.path) for file in files],
             },
         )
     return True

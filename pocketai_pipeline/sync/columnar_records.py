@@ -179,6 +179,7 @@ def _columns(listed: pa.Table, polymorphic: list[_Polymorphic], has_nul: bool) -
         "library_name": text("library_name"),
         "base_models": _base_models(plain, tag_rows, flat_tags, card_bases, rows),
         "runtime_formats": _runtime_formats(plain, column("siblings"), rows),
+        "hf_gated": pa.array([item.gated if isinstance(item.gated, str) else None for item in polymorphic], TEXT),
     }
     return plain, [columns[field.name].cast(field.type) for field in RECORD_SCHEMA]
 

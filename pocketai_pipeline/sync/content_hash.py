@@ -102,6 +102,7 @@ SYNCED_FIELDS: dict[str, pa.DataType] = {
     "library_name": TEXT,
     "base_models": TEXT_LIST,
     "runtime_formats": TEXT_LIST,
+    "hf_gated": TEXT,
 }
 SCHEMA = pa.schema(list(SYNCED_FIELDS.items()))
 # The same fields as the records step stores them (pandas' "string" dtype is Arrow's large_string).

@@ -33,6 +33,7 @@ RECORD_DTYPES: dict[str, str] = {
     "library_name": "string",
     "base_models": "object",
     "runtime_formats": "object",
+    "hf_gated": "string",
 }
 RECORD_COLUMNS = tuple(RECORD_DTYPES)
 
@@ -161,6 +162,13 @@ def _gated(item: dict) -> bool | None:
     return _GATED_MODES[value]
 
 
+def _gated_mode(item: dict) -> str | None:
+    """How access is granted to a gated model: "auto" (at once) or "manual" (after review); None when it is
+    not gated, or gated (`true`) without a mode. `_gated` has already refused any other value."""
+    value = item.get("gated")
+    return value if value in ("auto", "manual") else None
+
+
 def _base_models(item: dict, tags: list[str]) -> list[str]:
     """`cardData.base_model` (a string or a list of strings), else the ids of `base_model:<id>` tags.
 
@@ -220,6 +228,7 @@ def _record(item: dict, model_id: str) -> dict[str, object]:
         "library_name": _text(item, "library_name"),
         "base_models": _base_models(item, tags),
         "runtime_formats": runtime_formats(_file_names(item)),
+        "hf_gated": _gated_mode(item),
     }
 
 

@@ -19,5 +19,6 @@ CREATE TEMP TABLE hf_listing_stage (
     library_name text,
     base_models text,
     runtime_formats text,
+    hf_gated text,
     hf_sync_hash bytea NOT NULL
 ) ON COMMIT DROP

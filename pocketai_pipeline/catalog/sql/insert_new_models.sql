@@ -5,7 +5,7 @@ WITH inserted AS (
     INSERT INTO ml_models (
         name, hf_model_id, origin_repo_url, author_id, tags, task, license_type,
         downloads, likes, gated, hf_sha, hf_created_at, hf_last_modified,
-        hf_license_id, hf_license_name, library_name, base_models, runtime_formats, hf_sync_hash, created_at, updated_at
+        hf_license_id, hf_license_name, library_name, base_models, runtime_formats, hf_gated, hf_sync_hash, created_at, updated_at
     )
     SELECT
         s.name, s.hf_model_id, s.origin_repo_url, :system_user_id, CAST(s.tags AS text[]), s.task,
@@ -13,7 +13,7 @@ WITH inserted AS (
         timestamptz 'epoch' + s.hf_created_at_us * interval '1 microsecond',
         timestamptz 'epoch' + s.hf_last_modified_us * interval '1 microsecond',
         s.hf_license_id, s.hf_license_name, s.library_name, CAST(s.base_models AS text[]),
-        CAST(s.runtime_formats AS text[]), s.hf_sync_hash, now(), now()
+        CAST(s.runtime_formats AS text[]), s.hf_gated, s.hf_sync_hash, now(), now()
     FROM hf_listing_stage AS s
     WHERE NOT EXISTS (SELECT 1 FROM ml_models AS m WHERE m.hf_model_id = s.hf_model_id)
     ORDER BY s.hf_model_id

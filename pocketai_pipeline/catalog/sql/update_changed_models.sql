@@ -27,6 +27,7 @@ rewritten AS (
         library_name = s.library_name,
         base_models = CAST(s.base_models AS text[]),
         runtime_formats = CAST(s.runtime_formats AS text[]),
+        hf_gated = s.hf_gated,
         hf_sync_hash = s.hf_sync_hash,
         removed_upstream_at = NULL,
         updated_at = now()
