@@ -2,7 +2,14 @@
 
 import dagster as dg
 
-from pocketai_pipeline.defs.assets import hf_litert_listing, hub_models, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import (
+    hf_litert_listing,
+    hub_models,
+    litert_model_records,
+    ml_model_details,
+    ml_model_file_facts,
+    ml_models,
+)
 from pocketai_pipeline.defs.automation import build_schedules, build_sensors
 from pocketai_pipeline.defs.jobs import hf_litert_sync_job
 from pocketai_pipeline.defs.resources import build_resources
@@ -11,11 +18,11 @@ from pocketai_pipeline.settings import check_settings_at_load
 check_settings_at_load()  # every bad setting in one error, each named with a valid example, before anything is built
 
 defs = dg.Definitions(
-    assets=[hub_models, hf_litert_listing, litert_model_records, ml_models, ml_model_details],
+    assets=[hub_models, hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts],
     jobs=[hf_litert_sync_job],
     schedules=build_schedules(),
     sensors=build_sensors(),
     resources=build_resources(),
-    # The four steps run one after another: one process per run instead of one per step.
+    # The five steps run one after another: one process per run instead of one per step.
     executor=dg.in_process_executor,
 )

@@ -99,6 +99,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from pocketai_pipeline_tests.fake_storage import FakeStorage, VirtualFile, range_answer
+from pocketai_pipeline_tests.litertlm_files import synthetic_litertlm
+
 # What `/api/models` sends for every model without `full` (nor `expand`).
 COMPACT_FIELDS = (
     "_id", "id", "likes", "trendingScore", "private", "downloads", "tags",
@@ -109,7 +112,7 @@ OPT_IN_FIELDS = ("cardData", "config")
 SORT_KEYS = frozenset({"lastModified", "createdAt", "downloads", "downloadsAllTime", "likes", "trendingScore", "id"})
 # Derived manifests store files with these extensions (case-insensitive) in LFS, everything else in git.
 LFS_EXTENSIONS = (".tflite", ".litertlm", ".task", ".bin", ".onnx", ".safetensors")
-DETAIL_ENDPOINTS = ("info", "revision", "readme")
+DETAIL_ENDPOINTS = ("info", "revision", "readme", "file")
 DEFAULT_QUOTA = 1_000_000
 QUOTA_BUCKETS = ("api", "resolvers")
 DEFAULT_WINDOW_SECONDS = 300
@@ -200,6 +203,8 @@ class FakeHub:
         self._listing_index: dict[tuple, list[bytes]] = {}
         self._cards: dict[str, str | None] = {}
         self._manifests: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._file_heads: dict[tuple[str, str, str], bytes] = {}
+        self.storage = FakeStorage(host=host)
         self._model_faults: dict[tuple[str, str], list[_Fault]] = {}
         self._quotas = {bucket: _FixedWindow(DEFAULT_QUOTA, DEFAULT_WINDOW_SECONDS, bucket) for bucket in QUOTA_BUCKETS}
         self._rate_headers = "sent"
@@ -249,6 +254,21 @@ class FakeHub:
             checked.append(dict(file))
         with self._lock:
             self._manifests[(model_id, sha)] = checked
+
+    def set_file_contents(self, model_id: str, sha: str, contents: Mapping[str, bytes], *,
+                          sizes: Mapping[str, int] | None = None) -> None:
+        """The files of `model_id` at `sha` with these contents: each `path` is `sizes[path]` bytes long (default
+        its content's length), the content first, zeros after; its sha256 is that of the content (LFS for
+        `LFS_EXTENSIONS`, else a plain git file). Resolving an LFS file redirects to `storage`."""
+        sizes = sizes or {}
+        files = [
+            {"path": path, "size": sizes.get(path, len(content)),
+             "sha256": hashlib.sha256(content).hexdigest() if path.lower().endswith(LFS_EXTENSIONS) else None}
+            for path, content in contents.items()
+        ]
+        self.set_files(model_id, sha, files)
+        with self._lock:
+            self._file_heads.update({(model_id, sha, path): content for path, content in contents.items()})
 
     def files(self, model_id: str, revision: str | None = None) -> list[dict[str, Any]] | None:
         """The manifest served for the model at `revision` (default: its current sha); None if unknown."""
@@ -391,6 +411,7 @@ class FakeHub:
 
     def start(self) -> "FakeHub":
         self._stopping.clear()
+        self.storage.start()
         self._server = ThreadingHTTPServer(self._address, _handler_for(self))
         self._server.daemon_threads = True
         host, port = self._server.server_address[:2]
@@ -406,6 +427,7 @@ class FakeHub:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.storage.stop()
 
     def __enter__(self) -> "FakeHub":
         return self.start()
@@ -492,7 +514,7 @@ class FakeHub:
 
     def _answer_resolve(self, model_id: str, revision: str, file_path: str, headers: Mapping[str, str]) -> _Reply:
         with self._lock:
-            fault = self._take_fault(model_id, "readme") if file_path == "README.md" else None
+            fault = self._take_fault(model_id, "readme" if file_path == "README.md" else "file")
             if fault is not None:
                 return fault
             model = self._by_id.get(model_id)
@@ -502,6 +524,11 @@ class FakeHub:
             if sha is None:
                 return _revision_not_found(revision)
             card = self._cards.get(model_id) if file_path == "README.md" else None
+            file = None if file_path == "README.md" else \
+                next((f for f in self._manifest(model, sha) if f["path"] == file_path), None)
+            head = self._file_heads.get((model_id, sha, file_path))
+        if file is not None:
+            return self._answer_file(model_id, sha, file, head, headers)
         if card is None:
             return _json_reply(404, {"error": "Entry not found"},
                                {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found"})
@@ -513,6 +540,23 @@ class FakeHub:
             "Accept-Ranges": "bytes",
             "Content-Disposition": "inline; filename*=UTF-8''README.md; filename=\"README.md\";",
         })
+
+    def _answer_file(self, model_id: str, sha: str, file: dict[str, Any], head: bytes | None,
+                     headers: Mapping[str, str]) -> _Reply:
+        """An LFS file: a redirect to the storage host, as the Hub does; a plain git file: its bytes, Range honoured."""
+        if head is None:
+            head = synthetic_litertlm(model_id, file["path"]) if file["path"].lower().endswith(".litertlm") else b""
+        content = VirtualFile(head, file["size"])
+        if file["sha256"] is not None:
+            self.storage.put(file["sha256"], head, file["size"])
+            return _Reply(302, b"", {
+                "Location": f"{self.storage.url}/{file['sha256']}",
+                "X-Linked-Size": str(file["size"]),
+                "X-Linked-ETag": f'"{file["sha256"]}"',
+                "X-Repo-Commit": sha,
+            })
+        status, extra, start, end = range_answer(content, headers.get("Range"))
+        return _Reply(status, content.read(start, end), {"Content-Type": "application/octet-stream", "X-Repo-Commit": sha, **extra})
 
     def _answer_mutate(self, body: bytes) -> _Reply:
         try:

@@ -5,6 +5,8 @@ TFLite FlatBuffer is needed. `prefer_activation_type` is never set (the builder 
 """
 
 import functools
+import hashlib
+import re
 import struct
 import tempfile
 from pathlib import Path
@@ -117,3 +119,22 @@ def _repeated(builder: flatbuffers.Builder, table: int, count: int) -> int:
     for _ in range(count):
         builder.PrependUOffsetTRelative(table)
     return builder.EndVector()
+
+
+def synthetic_litertlm(model_id: str, path: str) -> bytes:
+    """A header for a synthetic model's `.litertlm` file, its facts drawn from a hash of id and path (the
+    context length from an `ekv<N>` in the name when there is one, as in real files): what the fake Hub
+    serves for files it was not given."""
+    digest = hashlib.sha256(f"{model_id}\0{path}".encode()).digest()
+    context = re.search(r"ekv(\d+)", path.lower())
+    return build_litertlm(
+        max_num_tokens=int(context[1]) if context else (1024, 4096, 32768)[digest[0] % 3],
+        vision=digest[1] % 3 == 0,
+        audio=digest[2] % 4 == 0,
+        drafter=digest[3] % 5 == 0,
+        backends=("cpu,gpu", "cpu", "npu")[digest[4] % 3],
+        soc="SM8750" if digest[4] % 3 == 2 else None,
+        thinking=digest[5] % 2 == 0,
+        function_calling=digest[6] % 2 == 0,
+        min_runtime_version=("0.7.0", None)[digest[7] % 2],
+    )

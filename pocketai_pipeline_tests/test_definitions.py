@@ -16,7 +16,7 @@ from pocketai_pipeline_tests.synthetic import synthetic_listing
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-SYNC_ASSETS = {"hf_litert_listing", "litert_model_records", "ml_models", "ml_model_details"}
+SYNC_ASSETS = {"hf_litert_listing", "litert_model_records", "ml_models", "ml_model_details", "ml_model_file_facts"}
 
 
 def test_definitions_keep_the_contract_names():

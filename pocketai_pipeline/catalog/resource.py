@@ -14,11 +14,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline.catalog.details import details_targets, write_details
+from pocketai_pipeline.catalog.file_facts import pending_file_facts, write_file_facts
 from pocketai_pipeline.catalog.audit import CatalogIds, catalog_ids, missing_synced, null_license_rows
 from pocketai_pipeline.catalog.merge import MergeResult, merge_records
 from pocketai_pipeline.catalog.queries import query
 from pocketai_pipeline.catalog.schema import SYSTEM_EMAIL, SYSTEM_USERNAME, migrate_to_head
 from pocketai_pipeline.sync.details import DetailsTarget
+from pocketai_pipeline.sync.file_facts_refresh import FileFacts, NewHeader, PendingFile
 from pocketai_pipeline.sync.files import ModelFile
 from pocketai_pipeline.sync.removals import RemovalCheck
 
@@ -113,6 +115,13 @@ class CatalogResource(dg.ConfigurableResource):
 
     def write_details(self, target: DetailsTarget, files: list[ModelFile], description: str | None) -> bool:
         return write_details(self.engine(), target, files, description, self.system_username)
+
+    def pending_file_facts(self) -> list[PendingFile]:
+        """Runtime files of synced models whose facts are pending (rule 13)."""
+        return pending_file_facts(self.engine(), self.system_username)
+
+    def write_file_facts(self, rows: list[FileFacts], new_header: NewHeader | None) -> None:
+        write_file_facts(self.engine(), rows, new_header)
 
     def recent_syncs(self, limit: int = 14) -> list[dict]:
         """The last `limit` applied listings (hf_sync_applied_listings), newest first."""

@@ -1,4 +1,4 @@
-"""The sync assets: Hub listing → normalized records → the ml_models table → per-model details."""
+"""The sync assets: Hub listing → normalized records → the ml_models table → per-model details → file facts."""
 
 import time
 from collections.abc import Iterator
@@ -22,6 +22,7 @@ from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.defs.metadata import (
     ML_MODELS_SCHEMA,
     details_metadata,
+    file_facts_metadata,
     merge_metadata,
     quota_metadata,
     records_metadata,
@@ -30,11 +31,13 @@ from pocketai_pipeline.defs.partitions import daily_partitions
 from pocketai_pipeline.settings import hub_step_retries, hub_step_retry_delay_seconds
 from pocketai_pipeline.defs.io_managers import RecordFrames, StoredListing, StoredRecords
 from pocketai_pipeline.sync.details import refresh_details
+from pocketai_pipeline.sync.file_facts_refresh import refresh_file_facts
 from pocketai_pipeline.sync.normalize import normalize_lines
 from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import is_suspicious_shrink
 
 GROUP = "hf_litert_sync"
+HEADER_READS = 3  # Range requests per .litertlm header: its first bytes, the header, the LLM metadata
 OWNERS = ["team:pocket-ai-data"]
 
 hub_models = dg.AssetSpec(
@@ -204,4 +207,37 @@ def ml_model_details(context: dg.AssetExecutionContext, hub: HubResource, catalo
     if report.pending:
         context.log.warning(f"{report.pending} models left for the next run: stopped by {report.stopped_by}")
     metadata = details_metadata(report, current, time.monotonic() - started) | quota_metadata(meter.usage())
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    deps=[ml_model_details],
+    partitions_def=daily_partitions,
+    group_name=GROUP,
+    kinds={"huggingface", "postgres"},
+    owners=OWNERS,
+    code_version="1",
+    metadata={"dagster/table_name": "public.ml_model_files"},
+    description="What each runtime file is and needs (context, modalities, backends, chip, RAM tier), read from "
+    "its .litertlm header with Range requests and from its name, within a time budget.",
+)
+def ml_model_file_facts(context: dg.AssetExecutionContext, hub: HubResource, catalog: CatalogResource) -> dg.MaterializeResult:
+    started = time.monotonic()
+    with failing_fast(context):
+        pending = catalog.pending_file_facts()
+    headers = len({file.sha256 or file.file_id for file in pending if file.needs_header})
+    # The prefix, the header and the LLM metadata: three range reads (resolvers) per header.
+    with hub.metered(resolvers=HEADER_READS * headers) as meter:
+        report = refresh_file_facts(
+            pending,
+            hub.read_litertlm_header,
+            catalog.write_file_facts,
+            budget_seconds=hub.file_facts_time_budget_seconds,
+            workers=hub.details_workers,
+        )
+    for file, reason in list(report.failed.items())[:20]:
+        context.log.warning(f"facts of {file} not read, tried again next run: {reason}")
+    if report.pending:
+        context.log.warning(f"{report.pending} runtime files left for the next run: stopped by {report.stopped_by}")
+    metadata = file_facts_metadata(report, time.monotonic() - started) | quota_metadata(meter.usage())
     return dg.MaterializeResult(metadata=metadata)

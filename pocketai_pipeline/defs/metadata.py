@@ -5,6 +5,7 @@ import dagster as dg
 from pocketai_pipeline.catalog.merge import MergeResult
 from pocketai_pipeline.hub.pacer import QuotaUsage
 from pocketai_pipeline.sync.details import DetailsReport
+from pocketai_pipeline.sync.file_facts_refresh import FactsReport
 from pocketai_pipeline.sync.normalize import NormalizedRecords
 
 REJECTS_SHOWN = 20
@@ -130,11 +131,32 @@ def details_metadata(report: DetailsReport, current: int, duration_seconds: floa
         "dagster/column_schema": ML_MODEL_FILES_SCHEMA,
     }
     if report.failed:
-        rows = "\n".join(
-            f"| {markdown_cell(hf_model_id)} | {markdown_cell(reason)} |"
-            for hf_model_id, reason in list(report.failed.items())[:FAILURES_SHOWN]
-        )
-        metadata["first_failures"] = dg.MetadataValue.md(f"| model | reason |\n|---|---|\n{rows}")
+        metadata["first_failures"] = failures_table("model", report.failed)
+    return metadata
+
+
+def failures_table(what: str, failed: dict[str, str]) -> dg.MetadataValue:
+    """The first FAILURES_SHOWN failures as a Markdown table: `what` and why."""
+    rows = "\n".join(f"| {markdown_cell(key)} | {markdown_cell(reason)} |" for key, reason in list(failed.items())[:FAILURES_SHOWN])
+    return dg.MetadataValue.md(f"| {what} | reason |\n|---|---|\n{rows}")
+
+
+def file_facts_metadata(report: FactsReport, duration_seconds: float) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "read": report.read,
+        "name_only": report.name_only,
+        "unreadable": report.unreadable,
+        "reused": report.reused,
+        "failed": len(report.failed),
+        "pending": report.pending,
+        "bytes_read": report.bytes_read,
+        "requests": report.requests,
+        "duration_seconds": round(duration_seconds, 3),
+        "stopped_by": report.stopped_by or "",
+        "dagster/table_name": "public.ml_model_files",
+    }
+    if report.failed:
+        metadata["first_failures"] = failures_table("file", report.failed)
     return metadata
 
 

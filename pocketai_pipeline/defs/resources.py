@@ -23,6 +23,8 @@ def build_resources() -> dict[str, object]:
             token=secret_env("HF_TOKEN"),
             filter=settings.hf_filter(DEFAULT_FILTER),
             details_time_budget_seconds=settings.details_time_budget_seconds(),
+            file_facts_time_budget_seconds=settings.file_facts_time_budget_seconds(),
+            file_facts_max_bytes=settings.file_facts_max_bytes(),
         ),
         "catalog": CatalogResource(database_url=secret_env("DATABASE_URL"), home=str(home)),
         "listing_io_manager": ListingIOManager(base_dir=storage),

@@ -9,10 +9,12 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from pocketai_pipeline.hub.client import HubClient
 from pocketai_pipeline.hub.details import fetch_details
+from pocketai_pipeline.hub.file_reads import read_litertlm_header
 from pocketai_pipeline.hub.listing import ListingStream, parse_filters, stream_listing
 from pocketai_pipeline.hub.pacer import Pacer, QuotaMeter
 from pocketai_pipeline.hub.removals import check_removals
 from pocketai_pipeline.sync.details import DetailsTarget, Fetched
+from pocketai_pipeline.sync.file_facts_refresh import HeaderRead, PendingFile
 from pocketai_pipeline.sync.removals import RemovalCheck
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -36,6 +38,12 @@ class HubResource(dg.ConfigurableResource):
     details_workers: int = Field(default=4, ge=1, le=8, description="Models whose details are fetched at once")
     details_time_budget_seconds: float = Field(
         default=1800.0, ge=0, description="How long one run may fetch per-model details (POCKETAI_DETAILS_TIME_BUDGET_SECONDS)"
+    )
+    file_facts_time_budget_seconds: float = Field(
+        default=1800.0, ge=0, description="How long one run may read runtime-file headers (POCKETAI_FILE_FACTS_TIME_BUDGET_SECONDS)"
+    )
+    file_facts_max_bytes: int = Field(
+        default=4_194_304, gt=0, description="The most bytes read from one runtime file (POCKETAI_FILE_FACTS_MAX_BYTES)"
     )
 
     # One pace for all of a run's requests: Dagster gives every step of a run (in one process) this same
@@ -95,3 +103,11 @@ class HubResource(dg.ConfigurableResource):
         client = self.client()
         client = dataclasses.replace(client, max_wait_seconds=min(client.max_wait_seconds, self.details_time_budget_seconds))
         return fetch_details(client, target)
+
+    def read_litertlm_header(self, file: PendingFile) -> HeaderRead:
+        """One `.litertlm` file's header facts, read with Range requests; never waits for the rate limit past the
+        time budget."""
+        client = dataclasses.replace(
+            self.client(), max_wait_seconds=min(self.max_wait_seconds, self.file_facts_time_budget_seconds)
+        )
+        return read_litertlm_header(client, file, self.file_facts_max_bytes)
