@@ -8,13 +8,19 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 
-from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import (
+    hf_litert_listing,
+    litert_model_records,
+    ml_model_details,
+    ml_model_file_facts,
+    ml_models,
+)
 from pocketai_pipeline.catalog.migrate import grant_sync_role
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.catalog.schema import migrate_to_head
 from pocketai_pipeline_tests.synthetic import synthetic_cards, synthetic_listing
 
-ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details]
+ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts]
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 
 
@@ -46,7 +52,9 @@ def snapshot(owner: sa.Engine) -> list:
     with owner.connect() as conn:
         return conn.execute(sa.text(
             "SELECT 'm', hf_model_id, xmin::text FROM ml_models UNION ALL SELECT 'f', path || model_id, xmin::text"
-            " FROM ml_model_files UNION ALL SELECT 'u', username, xmin::text FROM users ORDER BY 1, 2"
+            " FROM ml_model_files UNION ALL SELECT 'u', username, xmin::text FROM users"
+            " UNION ALL SELECT 'r', hf_sha || path || model_id, xmin::text FROM ml_model_file_revisions"
+            " UNION ALL SELECT 'h', sha256, xmin::text FROM litertlm_headers ORDER BY 1, 2"
         )).all()
 
 
@@ -73,6 +81,9 @@ def test_a_sync_role_syncs_resyncs_and_fails_cleanly_without_any_ddl_right(fake_
         counts = conn.execute(sa.text("SELECT (SELECT count(*) FROM ml_models), (SELECT count(*) FROM ml_models"
                                       " WHERE files_synced_sha = hf_sha)")).one()
     assert tuple(counts) == (30, 30)
+    with owner.connect() as conn:
+        statuses = set(conn.execute(sa.text("SELECT facts_status FROM ml_model_files WHERE is_runtime_file")).scalars())
+    assert statuses <= {"read", "name_only"} and "read" in statuses  # the facts step wrote as the sync role
     before = snapshot(owner)
 
     assert materialize(sync_resources, sync_url, tmp_path).success
@@ -85,7 +96,9 @@ def test_a_sync_role_syncs_resyncs_and_fails_cleanly_without_any_ddl_right(fake_
     try:
         for forbidden in ("DROP TABLE ml_models", "ALTER TABLE ml_models ADD COLUMN x int", "CREATE TABLE t (x int)",
                           "SELECT * FROM app_secrets", "DELETE FROM ml_models", "INSERT INTO model_versions"
-                          " (model_id, version) SELECT id, '1' FROM ml_models LIMIT 1", "TRUNCATE users"):
+                          " (model_id, version) SELECT id, '1' FROM ml_models LIMIT 1", "TRUNCATE users",
+                          "UPDATE ml_model_file_revisions SET size_bytes = 0", "DELETE FROM ml_model_file_revisions",
+                          "DELETE FROM litertlm_headers"):
             with pytest.raises(ProgrammingError, match="permission denied|must be owner"), role_engine.begin() as conn:
                 conn.execute(sa.text(forbidden))
     finally:
