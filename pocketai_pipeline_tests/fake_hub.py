@@ -15,7 +15,11 @@ Routes (what the real Hub answers, as huggingface_hub parses it):
 |                                                | `{"rfilename", "blobId", "size", "lfs": {"sha256", "size",      |
 |                                                | "pointerSize"}}`, `lfs` only for LFS files (`files_metadata`)   |
 | `GET`/`HEAD /<id>/resolve/<rev>/README.md`     | the model card, `text/plain; charset=utf-8` with `ETag`,        |
-|                                                | `X-Repo-Commit`; any other path: 404 `EntryNotFound`            |
+|                                                | `X-Repo-Commit`                                                 |
+| `GET /<id>/resolve/<rev>/<path>`               | a file of the manifest: an LFS file 302 to `hub.storage`        |
+|                                                | (`fake_storage.FakeStorage`, Range honoured) with               |
+|                                                | `X-Linked-Size`; a plain git file its bytes (Range honoured);   |
+|                                                | a path not in the manifest 404 `EntryNotFound`                  |
 | `POST /_fake/mutate`                           | demo control: `{"add": n, "change": n, "remove": n}` → the ids  |
 
 `<id>` may be percent-encoded (`org%2Fname`) and non-ASCII. `blobs=true` also works without `/revision/`.
@@ -39,13 +43,17 @@ Files and cards, kept beside the models so the served JSON stays exactly as stor
   replaces every card; `cards=None` keeps them), `set_card(model_id, text_or_None)`. A model without
   a card (None, or never given) answers 404 `EntryNotFound` for README.md.
   `synthetic.synthetic_cards(models)` gives realistic cards for synthetic models; the CLI serves them.
+- File contents: `set_file_contents(model_id, sha, {path: bytes}, sizes={path: n})` gives a revision
+  these files (sha256 of the content, a declared size that may be gigabytes: zeros after the content).
+  A derived `.litertlm` file serves `litertlm_files.synthetic_litertlm` (a real header built by
+  litert-lm-builder, facts drawn from its id and path); other derived files are zeros.
 - `hub.files(model_id, revision=None)` is the manifest served at a revision, for assertions.
 
 Faults:
 - Listing: `fail_next`, `rate_limit_next`, `fail_on_page` (unchanged; listing requests only).
 - Per model: `fail_model(model_id, endpoint, status, count=None, headers=None, body="")` with
-  endpoint "info" (`/api/models/<id>`), "revision" (`…/revision/<rev>`) or "readme" (resolve of
-  README.md); `count=None` is every time, and faults of one endpoint queue in order. Garbage is a
+  endpoint "info" (`/api/models/<id>`), "revision" (`…/revision/<rev>`), "readme" (resolve of
+  README.md) or "file" (resolve of any other file); `count=None` is every time, and faults of one endpoint queue in order. Garbage is a
   200 whose `body` is not JSON: `fail_model(id, "revision", 200, body="<html>oops")`.
   `hang_model(model_id, endpoint, count=None)` accepts the request and never answers until the hub
   stops (for client timeouts). `clear_model_faults()` removes them all.
