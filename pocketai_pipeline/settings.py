@@ -307,11 +307,23 @@ def check_settings() -> None:
         raise SettingsError(problems)
 
 
+_sentences_at_exit: list[str] = []
+
+
 def check_settings_at_load() -> None:
     """check_settings for the code location's import. Dagster's CLI prints a load error with its stack and then a
     summary line of its own, so the sentences are printed again when the process exits: the console's last lines."""
     try:
         check_settings()
     except SettingsError as error:
-        atexit.register(print, *error.sentences, sep="\n", file=sys.stderr, flush=True)
+        if not _sentences_at_exit:
+            atexit.register(_print_sentences_at_exit)
+        _sentences_at_exit[:] = error.sentences
         raise
+
+
+def _print_sentences_at_exit() -> None:
+    try:
+        print(*_sentences_at_exit, sep="\n", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr already closed
+        pass
