@@ -264,6 +264,12 @@ def test_make_demo_dev_serves_the_ui_syncs_through_it_and_stops_on_sigterm(tmp_p
         assert wait_for_run(ui.graphql, run_id, RUN_TIMEOUT_SECONDS)["status"] == "SUCCESS", make.log_tail()
         assert catalog_counts(demo_home) == (active + 4 - 2, 2)
 
+        # make demo syncs from this fake Hub, not a fresh one that would bring the removed models back.
+        demo = run(["make", "--no-print-directory", "demo"], env, RUN_TIMEOUT_SECONDS)
+        assert demo.returncode == 0, (demo.stdout + demo.stderr)[-3000:]
+        assert f"using the fake Hub of the running make demo-dev at {hub_url}" in demo.stdout, demo.stdout
+        assert catalog_counts(demo_home) == (active + 4 - 2, 2)
+
         stop_make(make, signal.SIGTERM, group=False)
         assert_nothing_left(demo_home)
         assert not (demo_home / "fake-hub.url").exists()
