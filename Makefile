@@ -68,7 +68,7 @@ browser-deps:  ## Debian's chromium, for the browser test (apt-get, as root)
 psql-deps:  ## Debian's postgresql-client (psql), for make psql and its test (apt-get, as root)
 	@command -v psql >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client; }
 
-SIZES ?= 1000 10000 100000 1000000
+SIZES ?= 1000 2500 10000 100000 1000000
 bench: install  ## old job vs pipeline vs dlt vs COPY floor, 4 scenarios per size (all 4 sizes: ~75 min on 2 cores; SIZES="1000 10000": ~3 min)
 	$(PY) -m benchmarks.sync_bench --sizes $(SIZES)
 

@@ -1,6 +1,6 @@
 """`make bench`: the old job, this pipeline, dlt and the COPY floor, side by side in one run.
 
-    python -m benchmarks.sync_bench [--sizes 1000 10000 100000 1000000] [--out benchmarks/results]
+    python -m benchmarks.sync_bench [--sizes 1000 2500 10000 100000 1000000] [--out benchmarks/results]
 
 For each size N, a fake Hub (``benchmarks.hub_server``, a process of its own) serves N Hub-shaped models
 (full objects with cardData and siblings, ``benchmarks.listings``) in pages of 1,000, and four scenarios
@@ -411,6 +411,8 @@ def table(cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
         headers += [f"{writer} s", f"{writer} rows/s"]
         if writer == "pipeline":
             headers += ["fetch s", "normalize rec/s", "lookups (n, s)", "merge s", "merge x old write", "merge x floor"]
+        if writer == "dagster":
+            headers += ["dagster steps s", "dagster x dlt", "dagster steps x dlt"]
         if writer != "old":
             headers += [f"{writer} x old"]
         if writer != "floor":
@@ -426,7 +428,8 @@ def table(cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
         for writer in WRITERS:
             cell = find(cells, size, scenario, writer)
             if cell is None or cell.seconds is None:
-                width = 2 + (6 if writer == "pipeline" else 0) + (writer != "old") + (writer != "floor") + 3
+                width = 2 + (6 if writer == "pipeline" else 0) + (3 if writer == "dagster" else 0) + (writer != "old") \
+                    + (writer != "floor") + 3
                 row += [cell.skipped if cell else "-"] + ["-"] * (width - 1)
                 continue
             row += [fmt_seconds(cell.seconds), fmt_count(round(listed / cell.seconds))]
@@ -439,6 +442,16 @@ def table(cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
                     fmt_seconds(merge),
                     fmt_ratio(old.extra["write_seconds"] / merge if old and old.seconds else None),
                     fmt_ratio(merge / floor.seconds if floor and floor.seconds else None),
+                ]
+            if writer == "dagster":
+                # The steps alone (their STEP_SUCCESS durations), without the process's start-up and event log.
+                steps = sum(value for key, value in cell.extra.items() if key.startswith("step_") and key.endswith("_seconds"))
+                dlt = find(cells, size, scenario, "dlt")
+                dlt_seconds = dlt.seconds if dlt is not None and dlt.seconds else None
+                row += [
+                    fmt_seconds(steps or None),
+                    fmt_ratio(dlt_seconds / cell.seconds if dlt_seconds else None),
+                    fmt_ratio(dlt_seconds / steps if dlt_seconds and steps else None),
                 ]
             if writer != "old":
                 row.append(fmt_ratio(old.seconds / cell.seconds if old and old.seconds else None))
@@ -484,6 +497,8 @@ NOTES = """\
   (the plain functions); lookups = the rule-7 `GET /api/models/<id>` of each missing model. dagster = the whole
   `dagster asset materialize` process (hf_litert_listing, litert_model_records, ml_models). dlt = the whole dlt
   process (rest_api, merge/upsert). floor = binary COPY of the same rows into an empty UNLOGGED table.
+- dagster steps = the three steps' own durations (STEP_SUCCESS in the run's event log), without the process's
+  start-up; dagster x dlt and steps x dlt = dlt's whole process / those (higher is faster).
 - x old = old seconds / this writer's (higher is faster); x floor = this writer's seconds / floor's (lower is
   closer to the floor); merge x old write = the old job's write time (its loop minus list_models) / merge.
 - rows written = n_tup_ins + n_tup_upd + n_tup_del (pg_stat_user_tables) of the writer's database; WAL MB =
@@ -510,7 +525,7 @@ def write_outputs(out: Path, cells: list[Cell], header: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2500, 10_000, 100_000, 1_000_000])
     parser.add_argument("--writers", nargs="+", default=list(WRITERS), choices=WRITERS)
     parser.add_argument("--peer-max-seconds", type=float, default=300,
                         help="skip the old job and dlt at a size once their estimate (linear) is over this")
