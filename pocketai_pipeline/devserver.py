@@ -405,7 +405,8 @@ def hub_problem() -> str | None:
     except HubSetupError as error:
         return str(error)
     except Exception as error:  # a timeout, a reset: whatever the client gives up on
-        return f"HF_ENDPOINT={endpoint} did not answer ({type(error).__name__}: {error}): is the Hub (or your mirror) up?"
+        return (f"HF_ENDPOINT={endpoint} did not answer ({type(error).__name__}: {error}): "
+                "is the Hub (or your mirror) up?")
     if status in (401, 403):
         return f"HF_TOKEN was refused by HF_ENDPOINT={endpoint} ({status} on GET /api/models): check or unset HF_TOKEN"
     if status >= 400:

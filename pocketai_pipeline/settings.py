@@ -230,9 +230,11 @@ class SettingsError(ValueError):
 
 
 def check_dagster_pg_url(url: str) -> str:
-    """`DAGSTER_PG_URL` (or the embedded one) as the psycopg2 URL dagster-postgres needs. Not echoed: it has a password."""
+    """`DAGSTER_PG_URL` (or the embedded one) as the psycopg2 URL dagster-postgres needs; not echoed (a password)."""
     if not POSTGRES_SCHEME.match(url):
-        raise ValueError("DAGSTER_PG_URL must be a PostgreSQL URL such as postgresql+psycopg2://user:password@host/dagster")
+        raise ValueError(
+            "DAGSTER_PG_URL must be a PostgreSQL URL such as postgresql+psycopg2://user:password@host/dagster"
+        )
     return POSTGRES_SCHEME.sub("postgresql+psycopg2://", url)
 
 

@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["url", "psql", "stop"])
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--driver", default=None,
-                        help="print SQLAlchemy's URL with this driver (psycopg, psycopg2) instead of libpq's postgresql://")
+                        help="print SQLAlchemy's URL with this driver (psycopg, psycopg2), not libpq's postgresql://")
     parser.add_argument("--home", type=Path, help="instead of POCKETAI_HOME (psql: and instead of DATABASE_URL)")
     args, psql_args = parser.parse_known_args(argv)
     if psql_args and args.command != "psql":
