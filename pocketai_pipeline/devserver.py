@@ -261,6 +261,7 @@ def fake_hub(url_file: Path, log_file: Path) -> Iterator[str]:
     finally:
         stop_group(popen, leader_seconds=10)
         url_file.unlink(missing_ok=True)
+        print("stopped the fake Hub", flush=True)
 
 
 def use_demo_home(home: Path, command: str) -> None:
