@@ -19,6 +19,7 @@ ADD ?= 5
 CHANGE ?= 10
 REMOVE ?= 3
 VERBOSE_FLAG = $(if $(filter-out 0 no false,$(VERBOSE)),--verbose)
+DEMO_FLAG = $(if $(filter-out 0 no false,$(DEMO)),--home $(abspath $(DEMO_HOME)))
 
 .PHONY: dev viewer install sync demo demo-dev demo-change migrate psql test test-fast bench bench-hub stop lock clean browser-deps psql-deps
 
@@ -54,7 +55,7 @@ migrate: install  ## as the catalog's owner: migrate DATABASE_URL to the newest 
 	$(PY) -m pocketai_pipeline.catalog.migrate $(if $(GRANT_TO),--grant-to $(GRANT_TO))
 
 psql: install psql-deps  ## psql on the catalog: DATABASE_URL, else the embedded PostgreSQL of POCKETAI_HOME; DEMO=1: the demo's
-	@exec $(EMBEDDED) psql $(if $(filter-out 0 no false,$(DEMO)),--home $(abspath $(DEMO_HOME)))
+	@exec $(EMBEDDED) psql $(DEMO_FLAG)
 
 test: install browser-deps psql-deps  ## the whole suite, end-to-end and browser tests included
 	$(VENV)/bin/pytest
@@ -75,8 +76,8 @@ bench: install  ## old job vs pipeline vs dlt vs COPY floor, 4 scenarios per siz
 bench-hub: install  ## a cold start of 2,500 models against the Hub's quotas in 20 s windows, anonymous and with a token, paced vs today's client (~6 min)
 	$(PY) -m benchmarks.bench_hub
 
-stop:  ## stop the embedded PostgreSQL (of POCKETAI_HOME), whoever started it
-	@$(EMBEDDED) stop
+stop:  ## stop the embedded PostgreSQL (of POCKETAI_HOME; DEMO=1: the demo's), whoever started it
+	@$(EMBEDDED) stop $(DEMO_FLAG)
 
 lock:  ## re-resolve constraints.txt from pyproject.toml
 	rm -rf /tmp/pocketai-lock && $(PYTHON) -m venv /tmp/pocketai-lock
