@@ -167,3 +167,22 @@ def test_each_step_shows_its_quota_figures_and_an_identical_rerun_makes_no_detai
     assert (rerun["hub_api_calls"], rerun["hub_resolvers_calls"], rerun["fetched"]) == (0, 0, 0)
     assert not [r.path for r in fake_hub.requests if "/revision/" in r.path or "/resolve/" in r.path]
     assert len(models) == 12
+
+
+def test_a_file_read_redirected_to_storage_counts_once_with_the_hubs_own_figures(fake_hub):
+    models = served(fake_hub, 40)
+    model, path = next((m, s["rfilename"]) for m in models for s in m["siblings"] if s["rfilename"].endswith(".litertlm"))
+    fake_hub.set_quota(5, 30, bucket="resolvers")
+    hub = HubResource(endpoint=fake_hub.url, max_retries=1, max_wait_seconds=5)
+    client = hub.client()
+
+    with hub.metered() as meter:
+        response = client.request(client.url(f"/{model['id']}/resolve/{model['sha']}/{path}"),
+                                  headers={"Range": "bytes=0-15"}, max_bytes=16)
+
+    assert response.status_code == 206 and [r.status_code for r in response.history] == [302]
+    assert str(response.url).startswith(fake_hub.storage.url)  # answered by the storage host, another origin
+    usage = meter.usage()
+    # The Hub's 302 carried the resolvers figures; the storage host's answer is not paced or counted.
+    assert (usage.resolvers.calls, usage.resolvers.lowest_remaining, usage.resolvers.quota) == (1, 4, 5)
+    assert usage.api.calls == 0
