@@ -2,6 +2,7 @@
 
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,17 @@ os.environ["POCKETAI_HUB_STEP_RETRY_DELAY_SECONDS"] = "0.1"
 
 import psycopg
 import pytest
+from absl import logging as absl_logging
 from psycopg import sql
 
 from pocketai_pipeline.catalog import embedded
 from pocketai_pipeline_tests.fake_hub import FakeHub
 from pocketai_pipeline_tests.processes import EndToEnd, running_end_to_end
+
+# litert-lm-builder imports absl, whose logging handler keeps the sys.stderr of its import: during a test that
+# is pytest's capture, which the handler closes when Dagster reconfigures logging (dictConfig closes every
+# handler). The process's own stderr is never closed.
+absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 @pytest.fixture(scope="session")
