@@ -2,14 +2,7 @@
 
 import dagster as dg
 
-from pocketai_pipeline.defs.assets import (
-    hf_litert_listing,
-    hub_models,
-    litert_model_records,
-    ml_model_details,
-    ml_model_file_facts,
-    ml_models,
-)
+from pocketai_pipeline.defs.assets import SYNC_ASSETS, hub_models
 from pocketai_pipeline.defs.automation import build_schedules, build_sensors
 from pocketai_pipeline.defs.jobs import hf_litert_sync_job
 from pocketai_pipeline.defs.resources import build_resources
@@ -18,7 +11,7 @@ from pocketai_pipeline.settings import check_settings_at_load
 check_settings_at_load()  # every bad setting in one error, each named with a valid example, before anything is built
 
 defs = dg.Definitions(
-    assets=[hub_models, hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts],
+    assets=[hub_models, *SYNC_ASSETS],
     jobs=[hf_litert_sync_job],
     schedules=build_schedules(),
     sensors=build_sensors(),

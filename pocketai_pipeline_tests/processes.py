@@ -34,7 +34,7 @@ RUN_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 20
 HOST = "127.0.0.1"
 PROC = Path("/proc")
-SYNC_ASSETS = ["hf_litert_listing", "litert_model_records", "ml_models", "ml_model_details"]
+SYNC_ASSETS = ["hf_litert_listing", "litert_model_records", "ml_models", "ml_model_details", "ml_model_file_facts"]
 HUB_MODELS = 150
 HUB_PAGE_SIZE = 50  # three pages
 

@@ -8,7 +8,7 @@ import os
 
 import dagster as dg
 
-from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import SYNC_ASSETS
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.defs.jobs import hf_litert_sync_job
@@ -18,7 +18,7 @@ from pocketai_pipeline.defs.io_managers import ListingIOManager, RecordsIOManage
 def sync_job() -> dg.JobDefinition:
     data_dir = os.path.join(os.environ["TEST_STORAGE_DIR"], "data")
     defs = dg.Definitions(
-        assets=[hf_litert_listing, litert_model_records, ml_models, ml_model_details],
+        assets=SYNC_ASSETS,
         jobs=[hf_litert_sync_job],
         resources={
             "hub": HubResource(endpoint=os.environ["TEST_HUB_URL"], max_retries=0),

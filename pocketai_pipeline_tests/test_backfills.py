@@ -62,7 +62,7 @@ def test_reexecution_from_the_failed_merge_reuses_stored_data(worker_env, fake_h
                                  reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance))
 
         assert retried.success
-        assert [e.step_key for e in retried.get_step_success_events()] == ["ml_models", "ml_model_details"]
+        assert [e.step_key for e in retried.get_step_success_events()] == ["ml_models", "ml_model_details", "ml_model_file_facts"]
     assert len(hub_requests(fake_hub)) == requests_before
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ml_models")).scalar() == 80

@@ -12,7 +12,7 @@ import pytest
 from dagster._core.definitions.sensor_definition import SensorExecutionData  # what evaluate_tick returns
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 
-from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import SYNC_ASSETS
 from pocketai_pipeline.defs.automation import build_sensors
 from pocketai_pipeline.sync.change_detection import ChangeCursor, baseline, detect_change, run_key
 from pocketai_pipeline.defs.automation.change_sensor import change_sensor
@@ -23,7 +23,6 @@ from pocketai_pipeline.defs.resources import build_resources
 from pocketai_pipeline_tests.fake_hub import FakeHub
 
 HF_TOKEN = "hf_ChangeSensorTokenNeverShown0123456789"
-SYNC_ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details]
 
 
 def model(model_id: str, last_modified: str, tags: tuple[str, ...] = ("litert",)) -> dict:

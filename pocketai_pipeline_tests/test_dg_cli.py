@@ -11,7 +11,7 @@ from pocketai_pipeline_tests.processes import BIN, REPO, deployment_env
 from pocketai_pipeline_tests.test_dev_commands import UNREACHABLE_HUB, assert_nothing_left, run
 
 DG = str(BIN / "dg")
-CONTRACT_ASSETS = {"hf_litert_listing", "litert_model_records", "ml_models", "ml_model_details"}
+CONTRACT_ASSETS = {"hf_litert_listing", "litert_model_records", "ml_models", "ml_model_details", "ml_model_file_facts"}
 
 
 def dg(home: Path, *args: str, **settings: str):

@@ -11,17 +11,10 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from pocketai_pipeline.defs.assets import (
-    hf_litert_listing,
-    litert_model_records,
-    ml_model_details,
-    ml_model_file_facts,
-    ml_models,
-)
+from pocketai_pipeline.defs.assets import SYNC_ASSETS
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline_tests.litertlm_files import build_litertlm
 
-ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts]
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 README = Path(__file__).resolve().parents[1] / "README.md"
 TOKEN = "hf_secret_file_facts_token"
@@ -68,7 +61,7 @@ def serve_catalog(fake_hub, gemma_files: dict[str, bytes] = GEMMA_FILES, gemma_s
 
 
 def materialize(resources) -> dg.ExecuteInProcessResult:
-    return dg.materialize(ASSETS, partition_key=TODAY, resources=resources, raise_on_error=False)
+    return dg.materialize(SYNC_ASSETS, partition_key=TODAY, resources=resources, raise_on_error=False)
 
 
 def facts_metadata(result: dg.ExecuteInProcessResult) -> dict:

@@ -8,19 +8,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 
-from pocketai_pipeline.defs.assets import (
-    hf_litert_listing,
-    litert_model_records,
-    ml_model_details,
-    ml_model_file_facts,
-    ml_models,
-)
+from pocketai_pipeline.defs.assets import SYNC_ASSETS
 from pocketai_pipeline.catalog.migrate import grant_sync_role
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline.catalog.schema import migrate_to_head
 from pocketai_pipeline_tests.synthetic import synthetic_cards, synthetic_listing
 
-ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts]
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 
 
@@ -44,7 +37,7 @@ def as_role(database_url: str, role: str) -> str:
 
 def materialize(sync_resources, database_url: str, tmp_path) -> dg.ExecuteInProcessResult:
     catalog = CatalogResource(database_url=database_url, home=str(tmp_path))
-    return dg.materialize(ASSETS, partition_key=TODAY, resources={**sync_resources, "catalog": catalog},
+    return dg.materialize(SYNC_ASSETS, partition_key=TODAY, resources={**sync_resources, "catalog": catalog},
                           raise_on_error=False)
 
 

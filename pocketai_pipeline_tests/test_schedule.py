@@ -6,14 +6,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from pocketai_pipeline.defs.assets import hf_litert_listing, litert_model_records, ml_model_details, ml_models
+from pocketai_pipeline.defs.assets import SYNC_ASSETS
 from pocketai_pipeline.defs.automation import build_schedules
 from pocketai_pipeline.defs.automation.schedule import daily_schedule
 from pocketai_pipeline.settings import AutomationSettings, parse_enabled
 from pocketai_pipeline.defs.jobs import hf_litert_sync_job
 from pocketai_pipeline.defs.resources import build_resources
 
-SYNC_ASSETS = [hf_litert_listing, litert_model_records, ml_models, ml_model_details]
 
 
 @pytest.fixture(scope="module")

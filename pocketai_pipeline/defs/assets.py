@@ -241,3 +241,7 @@ def ml_model_file_facts(context: dg.AssetExecutionContext, hub: HubResource, cat
         context.log.warning(f"{report.pending} runtime files left for the next run: stopped by {report.stopped_by}")
     metadata = file_facts_metadata(report, time.monotonic() - started) | quota_metadata(meter.usage())
     return dg.MaterializeResult(metadata=metadata)
+
+
+SYNC_ASSETS = (hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts)
+"""The sync's assets, in the order data flows through them."""

@@ -2,19 +2,11 @@
 
 import dagster as dg
 
-from pocketai_pipeline.defs.assets import (
-    hf_litert_listing,
-    litert_model_records,
-    ml_model_details,
-    ml_model_file_facts,
-    ml_models,
-)
+from pocketai_pipeline.defs.assets import SYNC_ASSETS
 
 hf_litert_sync_job = dg.define_asset_job(
     "hf_litert_sync_job",
-    selection=dg.AssetSelection.assets(
-        hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts
-    ),
+    selection=dg.AssetSelection.assets(*SYNC_ASSETS),
     description="Fetch the Hub's LiteRT listing, normalize it, merge it into ml_models, then fetch the details "
     "(files, card summary) of new and changed models and read the facts of their runtime files.",
 )
