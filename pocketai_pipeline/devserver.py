@@ -330,6 +330,9 @@ def describe(event) -> str | None:
             return f"  records: {_counts(metadata, ('records', 'rejected', 'skipped_private', 'skipped_disabled', 'duplicates_dropped'))}"
         if asset == "ml_models":
             return f"  merge:   {_counts(metadata, ('created', 'updated', 'unchanged', 'removed', 'restored', 'skipped'))}{took}"
+        if asset == "ml_model_file_facts":
+            counts = ('read', 'name_only', 'unreadable', 'reused', 'failed', 'pending', 'requests', 'bytes_read')
+            return f"  facts:   {_counts(metadata, counts)}{took}"
         counts = {key: value for key, value in metadata.items() if not key.startswith("dagster/")}
         return f"  {asset}: {_counts(counts, tuple(counts)[:6])}{took}"
     if kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -497,7 +500,27 @@ def demo(home: Path, verbose: bool) -> int:
         if code == 0:
             print("--- again: nothing should change ---", flush=True)
             code = sync(None, verbose)
+    if code == 0:
+        print_runtime_files()
     return code
+
+
+def print_runtime_files(limit: int = 5) -> None:
+    """What the app reads of the demo's catalog: its runtime files by facts_status, and a few with their facts."""
+    from pocketai_pipeline.catalog.queries import query
+    from pocketai_pipeline.defs.resources import build_resources
+
+    engine = build_resources()["catalog"].engine()
+    with engine.connect() as conn:
+        statuses = conn.execute(query("runtime_files_by_status")).all()
+        sample = conn.execute(query("runtime_files_sample"), {"limit": limit}).all()
+    engine.dispose()
+    print("app_runtime_files: " + ", ".join(f"{files:,} {status}" for status, files in statuses), flush=True)
+    for row in sample:
+        print(f"  {row.hf_model_id}/{row.path}: {row.quantization or '?'}, {row.max_context_tokens} tokens, "
+              f"{'+'.join(row.input_modalities)}, on {','.join(row.backends or ['any'])}, {row.min_device_memory_gb} GB",
+              flush=True)
+    print("more with make psql DEMO=1: SELECT * FROM app_runtime_files (README: Choosing a file for the phone)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
