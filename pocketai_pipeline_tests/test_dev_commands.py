@@ -268,6 +268,11 @@ def test_make_demo_dev_serves_the_ui_syncs_through_it_and_stops_on_sigterm(tmp_p
         demo = run(["make", "--no-print-directory", "demo"], env, RUN_TIMEOUT_SECONDS)
         assert demo.returncode == 0, (demo.stdout + demo.stderr)[-3000:]
         assert f"using the fake Hub of the running make demo-dev at {hub_url}" in demo.stdout, demo.stdout
+        # Every runtime file has its facts (the new and changed models' too); the second sync reads nothing.
+        first_facts, again_facts = [line for line in demo.stdout.splitlines() if line.startswith("  facts:")]
+        assert " 0 pending" in first_facts and ", 0 requests, 0 bytes read" in again_facts, demo.stdout
+        [files] = re.findall(r"^app_runtime_files: .*$", demo.stdout, re.M)
+        assert re.search(r"[1-9][\d,]* read", files) and "pending" not in files, demo.stdout
         assert catalog_counts(demo_home) == (active + 4 - 2, 2)
 
         stop_make(make, signal.SIGTERM, group=False)
