@@ -8,6 +8,7 @@ syncs today's partition through the UI's GraphQL, for the end-to-end and browser
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,6 +35,8 @@ RUN_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 20
 HOST = "127.0.0.1"
 PROC = Path("/proc")
+# make's own status line, `make: *** [target] Error N` (`make[1]: ***` when the tests run under make test).
+MAKE_STATUS_LINE = re.compile(r"^make(\[\d+\])?: \*\*\* ", re.M)
 SYNC_ASSETS = ["hf_litert_listing", "litert_model_records", "ml_models", "ml_model_details", "ml_model_file_facts"]
 HUB_MODELS = 150
 HUB_PAGE_SIZE = 50  # three pages
@@ -262,3 +265,8 @@ def running_end_to_end(*, catalog_url: str, dagster_pg_url: str, home: Path) -> 
             yield EndToEnd(deployment, hub, catalog_url, dagster_pg_url, today, run)
         finally:
             deployment.stop()
+
+
+def program_lines(output: str) -> list[str]:
+    """A make command's lines without make's own status line."""
+    return [line for line in output.strip().splitlines() if not MAKE_STATUS_LINE.match(line)]

@@ -27,8 +27,8 @@ from pocketai_pipeline_tests.dagster_ui import (
 )
 from pocketai_pipeline_tests.fake_hub import FakeHub
 from pocketai_pipeline_tests.processes import (
-    ARTIFACTS, BIN, REPO, RUN_TIMEOUT_SECONDS, SYNC_ASSETS, DagsterDeployment, Process, deployment_env, free_port,
-    wait_for,
+    ARTIFACTS, BIN, MAKE_STATUS_LINE, REPO, RUN_TIMEOUT_SECONDS, SYNC_ASSETS, DagsterDeployment, Process, deployment_env,
+    free_port, program_lines, wait_for,
 )
 from pocketai_pipeline_tests.synthetic import synthetic_listing
 
@@ -164,7 +164,7 @@ def test_make_dev_stops_everything_it_started(
         assert "SupersessionWarning" not in log, log[-3000:]
         # A clean stop is a success (devserver exits 0), so make prints no `make: *** [dev] Error 130`; make itself,
         # sent SIGINT by the terminal too, then ends by that signal, as Ctrl-C'd commands do.
-        assert "make: ***" not in log, log[-3000:]
+        assert not MAKE_STATUS_LINE.search(log), log[-3000:]
         assert make.popen.returncode in (0, -signum), log[-3000:]
         if pinned:
             assert "keeps running: pinned by `embedded url`" in make.log_tail(20)
@@ -337,7 +337,7 @@ def test_make_demo_refuses_database_url_in_one_sentence(tmp_path: Path) -> None:
     env = make_env(tmp_path / "home", DEMO_HOME=str(demo_home),
                    DATABASE_URL="postgresql+psycopg://app:pw-in-url@db.example:5432/catalog")
     result = run(["make", "--no-print-directory", "demo"], env, 120)
-    lines = [line for line in (result.stdout + result.stderr).strip().splitlines() if not line.startswith("make: ***")]
+    lines = program_lines(result.stdout + result.stderr)
     assert result.returncode != 0
     assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "unset it" in lines[0], lines
     assert "pw-in-url" not in result.stdout + result.stderr

@@ -99,8 +99,8 @@ def test_make_sync_with_an_unreachable_endpoint_ends_in_seconds_with_one_sentenc
     took = time.monotonic() - started
 
     assert done.returncode != 0 and took < 60, done.stdout + done.stderr
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    assert any("HF_ENDPOINT=http://127.0.0.1:9 could not be reached" in line for line in lines[-3:]), done.stdout
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert any("HF_ENDPOINT=http://127.0.0.1:9 could not be reached" in line for line in lines[-3:]), done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr and "will retry" not in done.stdout
 
 

@@ -24,6 +24,7 @@ import pytest
 from pocketai_pipeline import devserver
 from pocketai_pipeline.catalog.resource import CatalogResource
 from pocketai_pipeline_tests.catalog_snapshot import snapshot, sync
+from pocketai_pipeline_tests.processes import program_lines
 from pocketai_pipeline_tests.synthetic import synthetic_listing
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,7 +179,7 @@ def run_make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def program_output(done: subprocess.CompletedProcess) -> list[str]:
     """The command's lines, without make's own `make: *** [...] Error N` status line."""
-    return [line for line in (done.stdout + done.stderr).strip().splitlines() if not line.startswith("make: ***")]
+    return program_lines(done.stdout + done.stderr)
 
 
 @pytest.mark.parametrize(("target", "name", "value", "example"), [
