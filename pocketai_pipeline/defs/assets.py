@@ -202,10 +202,7 @@ def ml_model_details(context: dg.AssetExecutionContext, hub: HubResource, catalo
             budget_seconds=hub.details_time_budget_seconds,
             workers=hub.details_workers,
         )
-    for hf_model_id, reason in list(report.failed.items())[:20]:
-        context.log.warning(f"details of {hf_model_id} not fetched, tried again next run: {reason}")
-    if report.pending:
-        context.log.warning(f"{report.pending} models left for the next run: stopped by {report.stopped_by}")
+    log_left_for_next_run(context, "details of", "models", report.failed, report.pending, report.stopped_by)
     metadata = details_metadata(report, current, time.monotonic() - started) | quota_metadata(meter.usage())
     return dg.MaterializeResult(metadata=metadata)
 
@@ -235,13 +232,20 @@ def ml_model_file_facts(context: dg.AssetExecutionContext, hub: HubResource, cat
             budget_seconds=hub.file_facts_time_budget_seconds,
             workers=hub.details_workers,
         )
-    for file, reason in list(report.failed.items())[:20]:
-        context.log.warning(f"facts of {file} not read, tried again next run: {reason}")
-    if report.pending:
-        context.log.warning(f"{report.pending} runtime files left for the next run: stopped by {report.stopped_by}")
+    log_left_for_next_run(context, "facts of", "runtime files", report.failed, report.pending, report.stopped_by)
     metadata = file_facts_metadata(report, time.monotonic() - started) | quota_metadata(meter.usage())
     return dg.MaterializeResult(metadata=metadata)
 
+
+
+def log_left_for_next_run(
+    context: dg.AssetExecutionContext, what: str, items: str, failed: dict[str, str], pending: int, stopped_by: str | None
+) -> None:
+    """A warning for each of the first failures and for what was not tried: both wait for the next run."""
+    for name, reason in list(failed.items())[:20]:
+        context.log.warning(f"{what} {name} not fetched, tried again next run: {reason}")
+    if pending:
+        context.log.warning(f"{pending} {items} left for the next run: stopped by {stopped_by}")
 
 SYNC_ASSETS = (hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts)
 """The sync's assets, in the order data flows through them."""

@@ -6,9 +6,9 @@ same against the Hub and the catalog as against a test's functions.
 
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from pocketai_pipeline.sync.budgeted import run_within_budget
 from pocketai_pipeline.sync.card_summary import card_summary
 from pocketai_pipeline.sync.files import ModelFile
 
@@ -69,43 +69,28 @@ def refresh_details(
     Writes happen one at a time in the calling thread. A rate-limited fetch stops new ones; the
     targets never started are counted as pending.
     """
-    deadline = clock() + budget_seconds
     report = DetailsReport()
     queue = list(targets)
-    started = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="details") as pool:
-        in_flight: set[Future[Fetched]] = set()
-
-        def start_more() -> None:
-            nonlocal started
-            while len(in_flight) < max(1, workers) and started < len(queue) and report.stopped_by is None:
-                if clock() >= deadline:
-                    report.stopped_by = f"the time budget of {budget_seconds:g}s"
-                    return
-                in_flight.add(pool.submit(fetch, queue[started]))
-                started += 1
-
-        start_more()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                in_flight.remove(future)
-                record(report, future.result(), write)
-            start_more()
+    started, report.stopped_by = run_within_budget(
+        queue, fetch, lambda _, fetched: record(report, fetched, write),
+        budget_seconds=budget_seconds, workers=workers, name="details", clock=clock,
+    )
     report.pending = len(queue) - started
     return report
 
 
-def record(report: DetailsReport, fetched: Fetched, write: Callable[[DetailsTarget, list[ModelFile], str | None], bool]) -> None:
+def record(
+    report: DetailsReport, fetched: Fetched, write: Callable[[DetailsTarget, list[ModelFile], str | None], bool]
+) -> str | None:
+    """Write one fetched model's details; the reason to stop fetching more, if it met the Hub's rate limit."""
     report.requests += fetched.requests
     if fetched.details is None:
         report.failed[fetched.target.hf_model_id] = fetched.error or "unknown error"
-        if fetched.rate_limited and report.stopped_by is None:
-            report.stopped_by = "the Hub's rate limit"
-        return
+        return "the Hub's rate limit" if fetched.rate_limited else None
     files = fetched.details.files
     if write(fetched.target, files, card_summary(fetched.details.card)):
         report.fetched += 1
         report.runtime_bytes_added += sum(file.size_bytes for file in files if file.is_runtime_file)
     else:
         report.moved_on += 1
+    return None

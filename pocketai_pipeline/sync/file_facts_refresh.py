@@ -8,10 +8,10 @@ a few at a time, and the result serves every pending file with that sha256.
 
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from pocketai_pipeline.sync.budgeted import run_within_budget
 from pocketai_pipeline.sync.file_facts import file_facts
 from pocketai_pipeline.sync.litertlm_header import HeaderFacts
 
@@ -109,7 +109,6 @@ def refresh_file_facts(
     clock: Callable[[], float] = time.monotonic,
 ) -> FactsReport:
     """Write the facts of every pending file, reading each unknown header once, until done or the budget is spent."""
-    deadline = clock() + budget_seconds
     report = FactsReport()
     to_read: dict[str | int, list[PendingFile]] = {}
     without_request = []
@@ -125,45 +124,31 @@ def refresh_file_facts(
         write(without_request, None)
 
     queue = list(to_read.values())
-    started = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="file-facts") as pool:
-        in_flight: dict[Future[HeaderRead], list[PendingFile]] = {}
-
-        def start_more() -> None:
-            nonlocal started
-            while len(in_flight) < max(1, workers) and started < len(queue) and report.stopped_by is None:
-                if clock() >= deadline:
-                    report.stopped_by = f"the time budget of {budget_seconds:g}s"
-                    return
-                same_sha256 = queue[started]
-                in_flight[pool.submit(read_header, same_sha256[0])] = same_sha256
-                started += 1
-
-        start_more()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                record(report, future.result(), in_flight.pop(future), write)
-            start_more()
+    started, report.stopped_by = run_within_budget(
+        queue, lambda same_sha256: read_header(same_sha256[0]),
+        lambda same_sha256, outcome: record(report, outcome, same_sha256, write),
+        budget_seconds=budget_seconds, workers=workers, name="file-facts", clock=clock,
+    )
     report.pending = sum(len(same_sha256) for same_sha256 in queue[started:])
     return report
 
 
-def record(report: FactsReport, outcome: HeaderRead, same_sha256: list[PendingFile], write: Write) -> None:
+def record(report: FactsReport, outcome: HeaderRead, same_sha256: list[PendingFile], write: Write) -> str | None:
+    """Write the facts of every file with the header just read; the reason to stop reading more, if it met the
+    Hub's rate limit."""
     report.bytes_read += outcome.bytes_read
     report.requests += outcome.requests
     if outcome.error is not None:
         for file in same_sha256:
             report.failed[f"{file.hf_model_id}/{file.path}"] = outcome.error
-        if outcome.rate_limited and report.stopped_by is None:
-            report.stopped_by = "the Hub's rate limit"
-        return
+        return "the Hub's rate limit" if outcome.rate_limited else None
     header = KnownHeader(outcome.facts, outcome.unreadable)
     rows = [facts_of(file, header) for file in same_sha256]
     sha256 = same_sha256[0].sha256
     write(rows, NewHeader(sha256, header) if sha256 else None)
     for row in rows:
         count(report, row.status)
+    return None
 
 
 def count(report: FactsReport, status: str) -> None:
