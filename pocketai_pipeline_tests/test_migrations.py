@@ -198,6 +198,9 @@ def test_upgrade_builds_the_contract_tables(engine: Engine):
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'app_runtime_files' ORDER BY ordinal_position"
         )).scalars()
         assert list(view) == APP_RUNTIME_FILES_COLUMNS
+        # download_url percent-encodes each path segment's UTF-8, keeping the unreserved characters.
+        encoded = conn.execute(text("SELECT url_path_segment('a b/é~.-_%'), url_path_segment('')")).one()
+        assert tuple(encoded) == ("a%20b%2F%C3%A9~.-_%25", "")
     assert license_type_values(engine) == CONTRACT_LICENSE_TYPES
 
 

@@ -100,14 +100,13 @@ class HubResource(dg.ConfigurableResource):
 
     def fetch_details(self, target: DetailsTarget) -> Fetched:
         """One model's files and card at its revision; never waits for the rate limit past the time budget."""
-        client = self.client()
-        client = dataclasses.replace(client, max_wait_seconds=min(client.max_wait_seconds, self.details_time_budget_seconds))
-        return fetch_details(client, target)
+        return fetch_details(self.client_within(self.details_time_budget_seconds), target)
 
     def read_litertlm_header(self, file: PendingFile) -> HeaderRead:
         """One `.litertlm` file's header facts, read with Range requests; never waits for the rate limit past the
         time budget."""
-        client = dataclasses.replace(
-            self.client(), max_wait_seconds=min(self.max_wait_seconds, self.file_facts_time_budget_seconds)
-        )
-        return read_litertlm_header(client, file, self.file_facts_max_bytes)
+        return read_litertlm_header(self.client_within(self.file_facts_time_budget_seconds), file, self.file_facts_max_bytes)
+
+    def client_within(self, budget_seconds: float) -> HubClient:
+        """A client that never waits for the rate limit longer than a step's whole time budget."""
+        return dataclasses.replace(self.client(), max_wait_seconds=min(self.max_wait_seconds, budget_seconds))
