@@ -4,11 +4,14 @@ import traceback
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 from sqlalchemy import make_url, text
 
 from pocketai_pipeline.catalog import resource as catalog_resource
+from pocketai_pipeline.catalog.queries import read_arrow
 from pocketai_pipeline.catalog.resource import CatalogConnectionError, CatalogResource, catalog_url
+from pocketai_pipeline_tests.catalog_helpers import catalog_engine
 
 PASSWORD = "s3cret-pw"
 
@@ -106,3 +109,38 @@ def test_an_asset_uses_the_resource(database_url: str):
     result = dg.materialize([catalog_size], resources={"catalog": CatalogResource(database_url=database_url)})
 
     assert result.success and result.output_for_node("catalog_size") == 0
+
+
+PID = pa.schema([("pid", pa.int32())])
+
+
+def reader_pid(engine) -> int:
+    return read_arrow(engine, "SELECT pg_backend_pid() AS pid", PID).column("pid")[0].as_py()
+
+
+def sessions(engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).scalars())
+
+
+def test_catalog_reads_keep_one_connection_until_the_engine_is_disposed(database_url: str):
+    with catalog_engine(database_url, migrated=False) as engine, catalog_engine(database_url, migrated=False) as other:
+        first = reader_pid(engine)
+
+        assert reader_pid(engine) == first, "each read opened a connection of its own (~60 ms each)"
+        assert reader_pid(other) != first, "a connection is kept per engine"
+        other.dispose()
+        assert first in sessions(engine)
+        engine.dispose()
+        assert first not in sessions(other), "the read connection outlived its engine"
+
+
+def test_a_catalog_read_reconnects_when_its_kept_connection_was_closed(database_url: str):
+    with catalog_engine(database_url, migrated=False) as engine:
+        first = reader_pid(engine)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+
+        assert reader_pid(engine) not in (first, None)
