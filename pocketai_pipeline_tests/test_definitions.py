@@ -50,6 +50,16 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**env, "POCKETAI_HOME": str(tmp_path), "HF_HUB_DISABLE_TELEMETRY": "1", **extra}
 
 
+def test_loading_the_code_location_leaves_out_what_only_the_details_and_facts_steps_use():
+    """Every run process loads the definitions: markdown-it (cards) and litert-lm-builder with absl and
+    protobuf (file headers) wait for the steps that need them."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, pocketai_pipeline.definitions; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    ).stdout.split()
+    assert not {"markdown_it", "litert_lm_builder", "absl", "google.protobuf"} & set(loaded)
+
+
 def test_dagster_definitions_validate_passes_without_deprecation_warnings(tmp_path, dagster_pg_url):
     result = subprocess.run(
         [DAGSTER, "definitions", "validate", "-m", "pocketai_pipeline.definitions"],

@@ -9,8 +9,15 @@ import pytest
 from litert_lm_builder import peek_litertlm_file
 from litert_lm_builder.runtime.proto.llm_metadata_pb2 import LlmMetadata
 
-from pocketai_pipeline.sync.file_facts import FACT_COLUMNS, NameFacts, file_facts, min_device_memory_gb, name_facts
-from pocketai_pipeline.sync.litertlm_header import HeaderFacts, UnreadableHeader, read_header_facts
+from pocketai_pipeline.sync.file_facts import (
+    FACT_COLUMNS,
+    HeaderFacts,
+    NameFacts,
+    file_facts,
+    min_device_memory_gb,
+    name_facts,
+)
+from pocketai_pipeline.sync.litertlm_header import UnreadableHeader, read_header_facts
 from pocketai_pipeline_tests.litertlm_files import aliased_litertlm, build_litertlm
 
 MAX_BYTES = 4_194_304  # POCKETAI_FILE_FACTS_MAX_BYTES's default

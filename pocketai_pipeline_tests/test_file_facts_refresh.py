@@ -10,7 +10,7 @@ from pocketai_pipeline.sync.file_facts_refresh import (
     PendingFile,
     refresh_file_facts,
 )
-from pocketai_pipeline.sync.litertlm_header import HeaderFacts
+from pocketai_pipeline.sync.file_facts import HeaderFacts
 
 FACTS = HeaderFacts("1.7.0", 4096, ["text"], ["cpu"], None, False, True, False, None)
 

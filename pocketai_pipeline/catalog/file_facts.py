@@ -5,8 +5,8 @@ from dataclasses import asdict
 from sqlalchemy import Engine
 
 from pocketai_pipeline.catalog.queries import query
+from pocketai_pipeline.sync.file_facts import HeaderFacts
 from pocketai_pipeline.sync.file_facts_refresh import FileFacts, KnownHeader, NewHeader, PendingFile
-from pocketai_pipeline.sync.litertlm_header import HeaderFacts
 
 HEADER_FIELDS = tuple(HeaderFacts.__dataclass_fields__)
 

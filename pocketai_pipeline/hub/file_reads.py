@@ -13,7 +13,6 @@ from huggingface_hub.utils import hf_raise_for_status
 from pocketai_pipeline.hub.client import REQUEST_ERRORS, HubClient, HubRateLimitError
 from pocketai_pipeline.hub.details import one_line
 from pocketai_pipeline.sync.file_facts_refresh import HeaderRead, PendingFile
-from pocketai_pipeline.sync.litertlm_header import UnreadableHeader, read_header_facts
 
 
 def resolve_path(hf_model_id: str, sha: str, path: str) -> str:
@@ -51,6 +50,9 @@ class RangeReader:
 def read_litertlm_header(client: HubClient, file: PendingFile, max_bytes: int) -> HeaderRead:
     """The header facts of one `.litertlm` file, or why they could not be read (a request failed: the file
     stays pending; the header is not one: the file is unreadable)."""
+    # litert-lm-builder (with absl and protobuf) loads with the first header; the other steps never need it.
+    from pocketai_pipeline.sync.litertlm_header import UnreadableHeader, read_header_facts
+
     reader = RangeReader(client, client.url(resolve_path(file.hf_model_id, file.sha, file.path)), max_bytes)
     try:
         facts, unreadable = read_header_facts(reader, max_bytes), None

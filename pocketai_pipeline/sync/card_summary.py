@@ -7,16 +7,19 @@ removed, inline code and emphasis lose their markers, and whitespace is collapse
 `MAX_SUMMARY_CHARS` characters, cut at a word with an ellipsis. No card, or no such paragraph, gives None.
 """
 
-import unicodedata
+from __future__ import annotations
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+import unicodedata
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 MAX_SUMMARY_CHARS = 1000
 ELLIPSIS = "…"
 
-# CommonMark plus the GFM extensions cards use, so that a table is parsed as a table, not as prose.
-_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 _FRONT_MATTER_OPEN = "---"
 _FRONT_MATTER_CLOSE = ("---", "...")
@@ -29,7 +32,7 @@ def card_summary(markdown: str | None) -> str | None:
     # PostgreSQL text cannot hold NUL.
     text = markdown.replace("\x00", "").removeprefix("\ufeff")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    tokens = _MARKDOWN.parse(_strip_front_matter(text))
+    tokens = _markdown().parse(_strip_front_matter(text))
     for opening, inline in zip(tokens, tokens[1:]):
         # Paragraphs inside lists, quotes and tables are nested deeper than level 0.
         if opening.type != "paragraph_open" or opening.level != 0:
@@ -38,6 +41,16 @@ def card_summary(markdown: str | None) -> str | None:
         if not _is_only_separators(paragraph):
             return _shorten(paragraph)
     return None
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """CommonMark plus the GFM extensions cards use, so that a table is parsed as a table, not as prose.
+
+    Made on the first card: only the details step reads cards, and the other steps skip the import."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def _strip_front_matter(text: str) -> str:

@@ -6,7 +6,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from pocketai_pipeline.sync.files import runtime_format
-from pocketai_pipeline.sync.litertlm_header import HeaderFacts
+
+
+@dataclass(frozen=True)
+class HeaderFacts:
+    """What a `.litertlm` file's header says (`sync.litertlm_header` reads it)."""
+
+    container_version: str
+    max_context_tokens: int | None
+    input_modalities: list[str]
+    backends: list[str] | None
+    target_soc: str | None
+    supports_thinking: bool | None
+    supports_function_calling: bool | None
+    supports_speculative_decoding: bool
+    min_runtime_version: str | None
+
 
 # The `ml_model_files` columns rule 13 fills, in the contract's order.
 FACT_COLUMNS = (

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocketai_pipeline.sync.budgeted import run_within_budget
-from pocketai_pipeline.sync.file_facts import file_facts
-from pocketai_pipeline.sync.litertlm_header import HeaderFacts
+from pocketai_pipeline.sync.file_facts import HeaderFacts, file_facts
 
 
 @dataclass(frozen=True)

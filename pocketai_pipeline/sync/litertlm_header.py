@@ -32,6 +32,8 @@ from litert_lm_builder.litertlm_header_schema_py_generated import AnySectionData
 from litert_lm_builder.litertlm_peek import kvp_to_dict
 from litert_lm_builder.runtime.proto.llm_metadata_pb2 import LlmMetadata
 
+from pocketai_pipeline.sync.file_facts import HeaderFacts
+
 _MAIN_MODEL_TYPES = (TfLiteModelType.PREFILL_DECODE.value, TfLiteModelType.ARTISAN_TEXT_DECODER.value)
 _VISION_MODEL_TYPES = frozenset(
     t.value for t in (TfLiteModelType.VISION_ENCODER, TfLiteModelType.VISION_ADAPTER, TfLiteModelType.END_OF_VISION)
@@ -51,19 +53,6 @@ _SOC_KEYS = ("soc_model", "target_soc")
 
 class UnreadableHeader(ValueError):
     """The file is not a LiteRT-LM file we can read within the byte bound; the message says why."""
-
-
-@dataclass(frozen=True)
-class HeaderFacts:
-    container_version: str
-    max_context_tokens: int | None
-    input_modalities: list[str]
-    backends: list[str] | None
-    target_soc: str | None
-    supports_thinking: bool | None
-    supports_function_calling: bool | None
-    supports_speculative_decoding: bool
-    min_runtime_version: str | None
 
 
 @dataclass(frozen=True)
