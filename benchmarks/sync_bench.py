@@ -256,9 +256,9 @@ class Bench:
             name = f"bench_{writer}_{self.size}_{uuid.uuid4().hex[:6]}"
             self.server.create_database(name, migrate=writer in ("old", "pipeline", "dagster"))
             self.databases[writer] = name
-        home = self.tmp / f"dagster-{self.size}"
-        home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        for home in (self.tmp / f"dagster-{self.size}", self.tmp / f"dagster-noop-{self.size}"):
+            home.mkdir()
+            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
 
     def measure(self, cell: Cell, command: list[str], env: dict[str, str]) -> dict:
         database = self.databases[cell.writer]
@@ -296,12 +296,18 @@ class Bench:
             POCKETAI_HOME=str(self.tmp / f"pocketai-{self.size}"),
             POCKETAI_STORAGE_URL=str(self.tmp / f"storage-{self.size}"), POCKETAI_HF_FILTER=FILTER,
         )
-        dagster = str(Path(python()).with_name("dagster"))
-        self.measure(cell, [dagster, "asset", "materialize", "-m", "pocketai_pipeline.definitions",
-                            "--select", ASSETS, "--partition", PARTITION], env)
+        materialize = [str(Path(python()).with_name("dagster")), "asset", "materialize", "--select", ASSETS,
+                       "--partition", PARTITION, "-m"]
+        self.measure(cell, [*materialize, "pocketai_pipeline.definitions"], env)
         cell.seconds = cell.wall_seconds
         cell.extra |= step_seconds(home)
         cell.extra.pop("stderr", None)
+        # Dagster's own cost for this job: the same shape with no work (benchmarks/dagster_noop.py).
+        noop_home = self.tmp / f"dagster-noop-{self.size}"
+        cell.extra["noop_seconds"] = run_measured([*materialize, "benchmarks.dagster_noop"],
+                                                  self.env(DAGSTER_HOME=str(noop_home)))[0]
+        cell.extra["noop_steps_seconds"] = sum(value for key, value in step_seconds(noop_home).items()
+                                               if key.startswith("step_"))
 
     def dlt(self, cell: Cell) -> None:
         # dlt wants a host name; libpq lets the `host` query parameter (the unix socket's directory) win.
@@ -412,7 +418,7 @@ def table(cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
         if writer == "pipeline":
             headers += ["fetch s", "normalize rec/s", "lookups (n, s)", "merge s", "merge x old write", "merge x floor"]
         if writer == "dagster":
-            headers += ["dagster steps s", "dagster x dlt", "dagster steps x dlt"]
+            headers += ["dagster steps s", "dagster x dlt", "dagster steps x dlt", "no-op s", "no-op steps s"]
         if writer != "old":
             headers += [f"{writer} x old"]
         if writer != "floor":
@@ -428,7 +434,7 @@ def table(cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
         for writer in WRITERS:
             cell = find(cells, size, scenario, writer)
             if cell is None or cell.seconds is None:
-                width = 2 + (6 if writer == "pipeline" else 0) + (3 if writer == "dagster" else 0) + (writer != "old") \
+                width = 2 + (6 if writer == "pipeline" else 0) + (5 if writer == "dagster" else 0) + (writer != "old") \
                     + (writer != "floor") + 3
                 row += [cell.skipped if cell else "-"] + ["-"] * (width - 1)
                 continue
@@ -452,6 +458,8 @@ def table(cells: list[Cell]) -> tuple[list[str], list[list[str]]]:
                     fmt_seconds(steps or None),
                     fmt_ratio(dlt_seconds / cell.seconds if dlt_seconds else None),
                     fmt_ratio(dlt_seconds / steps if dlt_seconds and steps else None),
+                    fmt_seconds(cell.extra.get("noop_seconds")),
+                    fmt_seconds(cell.extra.get("noop_steps_seconds")),
                 ]
             if writer != "old":
                 row.append(fmt_ratio(old.seconds / cell.seconds if old and old.seconds else None))
@@ -498,7 +506,9 @@ NOTES = """\
   `dagster asset materialize` process (hf_litert_listing, litert_model_records, ml_models). dlt = the whole dlt
   process (rest_api, merge/upsert). floor = binary COPY of the same rows into an empty UNLOGGED table.
 - dagster steps = the three steps' own durations (STEP_SUCCESS in the run's event log), without the process's
-  start-up; dagster x dlt and steps x dlt = dlt's whole process / those (higher is faster).
+  start-up; dagster x dlt and steps x dlt = dlt's whole process / those (higher is faster). no-op = the same
+  `dagster asset materialize` of a job of the same shape that does no work (benchmarks/dagster_noop.py: the
+  three assets, partitions, checks, pool and executor, on a DAGSTER_HOME of its own): what Dagster itself costs.
 - x old = old seconds / this writer's (higher is faster); x floor = this writer's seconds / floor's (lower is
   closer to the floor); merge x old write = the old job's write time (its loop minus list_models) / merge.
 - rows written = n_tup_ins + n_tup_upd + n_tup_del (pg_stat_user_tables) of the writer's database; WAL MB =

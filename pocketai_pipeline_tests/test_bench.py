@@ -6,6 +6,7 @@ A benchmark, not a timed test: nothing here asserts a speed. dlt runs only when 
 
 import csv
 
+import dagster as dg
 import pytest
 
 from benchmarks import sync_bench
@@ -30,6 +31,28 @@ def test_bench_runs_every_writer_and_scenario_at_a_tiny_size(tmp_path, capsys):
     assert int(cells["identical", "dagster"]["rows_written"]) == 1
     assert int(cells["removed", "pipeline"]["lookups"]) == 10  # rule 7: each missing model on its own
     assert cells["first", "dagster"]["run_status"] == "SUCCESS"
+    assert float(cells["first", "dagster"]["noop_seconds"]) > float(cells["first", "dagster"]["noop_steps_seconds"]) > 0
+
+
+def test_the_dagster_noop_has_the_sync_steps_dagster_shape():
+    """The bench's Dagster floor means something only while it mirrors the real steps."""
+    from benchmarks.dagster_noop import defs as noop
+    from pocketai_pipeline.definitions import defs
+
+    def shape(definitions: dg.Definitions) -> dict:
+        graph = definitions.resolve_asset_graph()
+        return {
+            key.to_user_string(): (
+                graph.get(key).partitions_def,
+                graph.get(key).pools,
+                graph.get(key).assets_def.op.retry_policy is not None,
+                {(check.name, graph.get_check_spec(check).blocking) for check in graph.get(key).check_keys},
+            )
+            for key in map(dg.AssetKey, sync_bench.ASSETS.split(","))
+        }
+
+    assert shape(noop) == shape(defs)
+    assert noop.resolve_job_def("__ASSET_JOB").executor_def == defs.resolve_job_def("hf_litert_sync_job").executor_def
 
 
 def test_a_peer_skipped_at_one_size_is_estimated_at_the_next_from_the_largest_size_it_ran():
