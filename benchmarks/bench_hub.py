@@ -27,7 +27,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from benchmarks.hub_server import HubProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTERS = ("litert", "litert-lm", "tflite")
@@ -86,34 +87,9 @@ def serve(argv: list[str]) -> None:
     os._exit(0)
 
 
-class HubProcess:
-    def __init__(self, models: int, quotas: dict[str, int], window: float):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.bench_hub", "serve", "--models", str(models), "--api",
-             str(quotas["api"]), "--resolvers", str(quotas["resolvers"]), "--window", str(window)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        self.url = self._line().removeprefix("url ")
-
-    def _line(self) -> str:
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the bench's fake Hub stopped")
-        return line.strip()
-
-    def stats(self) -> dict:
-        self.process.stdin.write("stats\n")
-        self.process.stdin.flush()
-        return json.loads(self._line())
-
-    def stop(self) -> None:
-        try:
-            self.process.stdin.write("quit\n")
-            self.process.stdin.close()
-            self.process.wait(30)
-        except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
+def hub_process(models: int, quotas: dict[str, int], window: float) -> HubProcess:
+    return HubProcess("benchmarks.bench_hub", "serve", "--models", str(models), "--api", str(quotas["api"]),
+                      "--resolvers", str(quotas["resolvers"]), "--window", str(window))
 
 
 # --- a cold start ---------------------------------------------------------------------------------
@@ -192,7 +168,7 @@ def bench(models: int, scale: float, workers: int) -> list[Run]:
     runs = []
     for access, token in (("anonymous", None), ("token", TOKEN)):
         for client_name, paced in (("paced (this pipeline)", True), ("today's client (no pacer)", False)):
-            hub = HubProcess(models, QUOTAS[access], window)
+            hub = hub_process(models, QUOTAS[access], window)
             try:
                 print(f"  {models:,} models, {access:<9} {client_name:<26} ...", end="", flush=True)
                 seconds, listed, files, failed = cold_start(hub.url, token, paced, workers)

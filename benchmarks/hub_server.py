@@ -13,11 +13,48 @@ Prints `url <url>` once listening, then reads commands on stdin, one per line, a
 import argparse
 import json
 import os
+import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 from benchmarks.listings import FILTER, scenario_listings
 from pocketai_pipeline_tests.fake_hub import FakeHub
+
+
+class HubProcess:
+    """A bench's fake Hub in a process of its own (`python -m <module> <args>`), driven over its stdin: it
+    prints `url <url>` once listening, then answers each command with one line, and stops on `quit`."""
+
+    def __init__(self, module: str, *args: str):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        self.url = self._answer().removeprefix("url ")
+
+    def _answer(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the bench's fake Hub stopped")
+        return line.strip()
+
+    def command(self, text: str) -> str:
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def stats(self) -> dict:
+        return json.loads(self.command("stats"))
+
+    def stop(self) -> None:
+        try:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+            self.process.wait(30)
+        except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
 
 
 def main() -> None:

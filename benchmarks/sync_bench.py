@@ -52,6 +52,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from benchmarks.hub_server import HubProcess
 from benchmarks.listings import FILTER, SCENARIOS
 from pocketai_pipeline.catalog import embedded
 
@@ -142,44 +143,6 @@ def stop_children() -> None:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-class HubProcess:
-    """benchmarks.hub_server, driven over its stdin."""
-
-    def __init__(self, models: int):
-        self.process = subprocess.Popen(
-            [python(), "-m", "benchmarks.hub_server", "--models", str(models), "--page-size", str(PAGE_SIZE)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        _children.add(self.process)
-        self.url = self._answer().removeprefix("url ")
-
-    def _answer(self) -> str:
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the bench's fake Hub stopped")
-        return line.strip()
-
-    def command(self, text: str) -> str:
-        self.process.stdin.write(text + "\n")
-        self.process.stdin.flush()
-        return self._answer()
-
-    def serve(self, scenario: str) -> int:
-        return int(self.command(f"serve {scenario}").removeprefix("ready "))
-
-    def stats(self) -> dict:
-        return json.loads(self.command("stats"))
-
-    def stop(self) -> None:
-        try:
-            self.process.stdin.write("quit\n")
-            self.process.stdin.close()
-            self.process.wait(30)
-        except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-        _children.discard(self.process)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
@@ -366,12 +329,13 @@ def should_skip(writer: str, size: int, scenario: str, cells: list[Cell], peer_m
 
 
 def bench_size(server: Server, tmp: Path, size: int, cells: list[Cell], args: argparse.Namespace) -> None:
-    hub = HubProcess(size)
+    hub = HubProcess("benchmarks.hub_server", "--models", str(size), "--page-size", str(PAGE_SIZE))
+    _children.add(hub.process)
     try:
         bench = Bench(server, tmp, hub, size)
         bench.prepare()
         for scenario in SCENARIOS:
-            listed = hub.serve(scenario)
+            listed = int(hub.command(f"serve {scenario}").removeprefix("ready "))
             for writer in args.writers:
                 cell = Cell(size, scenario, writer, listed=listed)
                 cell.skipped = should_skip(writer, size, scenario, cells, args.peer_max_seconds)
@@ -383,6 +347,7 @@ def bench_size(server: Server, tmp: Path, size: int, cells: list[Cell], args: ar
                 cells.append(cell)
     finally:
         hub.stop()
+        _children.discard(hub.process)
 
 
 # --- output ---------------------------------------------------------------------------------------

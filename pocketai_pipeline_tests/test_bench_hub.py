@@ -14,7 +14,7 @@ def test_the_floor_is_the_windows_a_fixed_quota_needs_beyond_the_first():
 
 def test_a_paced_cold_start_meets_no_429_and_ends_near_the_floor():
     quotas = {"api": 40, "resolvers": 240}  # the Hub's 500:3000, small enough for 100 models to need 3 windows
-    hub = bench_hub.HubProcess(100, quotas, window=2.0)
+    hub = bench_hub.hub_process(100, quotas, window=2.0)
     try:
         seconds, models, files, failed = bench_hub.cold_start(hub.url, None, paced=True, workers=4)
         stats = hub.stats()
