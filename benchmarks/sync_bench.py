@@ -20,7 +20,8 @@ Writers, each a process of its own (so each has its own peak RSS):
     pipeline   this pipeline's plain functions in one process (benchmarks/phases.py): fetch, normalize,
                lookups (rule 7: each missing model looked up on its own), merge
     dagster    end to end: `dagster asset materialize` of hf_litert_listing, litert_model_records and
-               ml_models (not ml_model_details: 2 requests per model) on a temp DAGSTER_HOME
+               ml_models (not ml_model_details: 2 requests per model) on a temp DAGSTER_HOME; then the same
+               of benchmarks.dagster_noop (those steps' Dagster shape, no work) on another: Dagster's own cost
     dlt        dlt's rest_api source → postgres, merge/upsert on hf_model_id, in its own venv
                (benchmarks/.venv-dlt, created on first use); skipped as the old job is
     floor      a binary COPY of the same rows into an empty UNLOGGED table (benchmarks/floor.py)

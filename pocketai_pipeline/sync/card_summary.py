@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 MAX_SUMMARY_CHARS = 1000
 ELLIPSIS = "…"
-
-
 _FRONT_MATTER_OPEN = "---"
 _FRONT_MATTER_CLOSE = ("---", "...")
 
