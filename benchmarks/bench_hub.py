@@ -37,11 +37,11 @@ from typing import Any
 from urllib.parse import quote
 
 from benchmarks.hub_server import HubProcess
+from pocketai_pipeline.hub.file_reads import HEADER_READS
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTERS = ("litert", "litert-lm", "tflite")
 PAGE_SIZE = 1000
-HEADER_READS = 3  # Range reads per .litertlm header: its first bytes, the header, the LLM metadata
 READ_BYTES = 16_384
 REAL_WINDOW = 300
 QUOTAS = {"anonymous": {"api": 500, "resolvers": 3000}, "token": {"api": 1000, "resolvers": 5000}}

@@ -17,6 +17,7 @@ from pocketai_pipeline.defs.checks import (
     shrink_check,
 )
 from pocketai_pipeline.defs.failures import failing_fast
+from pocketai_pipeline.hub.file_reads import HEADER_READS
 from pocketai_pipeline.hub.listing import ListingStream
 from pocketai_pipeline.hub.resource import HubResource
 from pocketai_pipeline.defs.metadata import (
@@ -37,7 +38,6 @@ from pocketai_pipeline.sync.removals import RemovalCheck
 from pocketai_pipeline.sync.shrink import is_suspicious_shrink
 
 GROUP = "hf_litert_sync"
-HEADER_READS = 3  # Range requests per .litertlm header: its first bytes, the header, the LLM metadata
 OWNERS = ["team:pocket-ai-data"]
 
 hub_models = dg.AssetSpec(
@@ -237,7 +237,6 @@ def ml_model_file_facts(context: dg.AssetExecutionContext, hub: HubResource, cat
     return dg.MaterializeResult(metadata=metadata)
 
 
-
 def log_left_for_next_run(
     context: dg.AssetExecutionContext, what: str, items: str, failed: dict[str, str], pending: int, stopped_by: str | None
 ) -> None:
@@ -246,6 +245,7 @@ def log_left_for_next_run(
         context.log.warning(f"{what} {name} not fetched, tried again next run: {reason}")
     if pending:
         context.log.warning(f"{pending} {items} left for the next run: stopped by {stopped_by}")
+
 
 SYNC_ASSETS = (hf_litert_listing, litert_model_records, ml_models, ml_model_details, ml_model_file_facts)
 """The sync's assets, in the order data flows through them."""

@@ -14,6 +14,9 @@ from pocketai_pipeline.hub.client import REQUEST_ERRORS, HubClient, HubRateLimit
 from pocketai_pipeline.hub.details import one_line
 from pocketai_pipeline.sync.file_facts_refresh import HeaderRead, PendingFile
 
+HEADER_READS = 3
+"""Range requests per `.litertlm` header, at most: its first bytes, the header, the LLM metadata."""
+
 
 def resolve_path(hf_model_id: str, sha: str, path: str) -> str:
     return f"/{quote(hf_model_id, safe='/')}/resolve/{quote(sha, safe='')}/{quote(path, safe='/')}"
